@@ -1,0 +1,60 @@
+/*
+ * video.h — the metadata that travels with a video.
+ *
+ * The backend is the truth and the catalog its cache: this record is stored with each video
+ * in the backend (a sidecar file beside it on local/NFS, x-amz-meta-* on S3) and in the
+ * catalog. Its text form is "key=value" lines, the same keys as the user.hub.* xattrs, so
+ * one parser serves sidecars, object metadata and xattrs.
+ */
+#ifndef HUBFS_VIDEO_H
+#define HUBFS_VIDEO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hubfs_media_info {
+	double duration;      /* seconds, > 0 for a valid video */
+	int width, height;    /* of the first video stream */
+	double fps;           /* average frame rate, 0 if unknown */
+	char video_codec[32]; /* FFmpeg codec name, e.g. "h264" */
+	char audio_codec[32]; /* "" when there is no audio */
+	char container[16];   /* mp4 mov m4v avi mkv webm flv wmv: what the content is */
+	int64_t bitrate;      /* bits per second, whole file */
+};
+
+struct hubfs_video_meta {
+	uint64_t size;           /* bytes */
+	char sha256[65];         /* lower-case hex of the content */
+	struct hubfs_media_info media;
+	int64_t uploaded;        /* unix seconds when the video was committed */
+	int64_t mtime_ns;        /* user-visible mtime (utimens), ns since the epoch */
+	uint32_t mode;           /* permission bits (chmod), e.g. 0644 */
+	uint32_t uid, gid;       /* owner (chown) */
+	int64_t file_mtime_ns;   /* identity of the backend bytes: the stored file's mtime... */
+	uint64_t file_size;      /* ...and size when this record was written; 0 if unknown */
+};
+
+/*
+ * Write @m as "key=value\n" lines into @buf. Returns the length written (excluding NUL) or
+ * -ENOSPC when @len is too small.
+ */
+int hubfs_video_meta_format(const struct hubfs_video_meta *m, char *buf, size_t len);
+
+/*
+ * Parse "key=value" lines from untrusted bytes into @m (zeroed first). Unknown keys are
+ * ignored (newer writers); malformed lines or values give -EINVAL.
+ */
+int hubfs_video_meta_parse(struct hubfs_video_meta *m, const char *buf, size_t len);
+
+/*
+ * The value of xattr @name ("user.hub.duration", ...) for @m, formatted into @buf.
+ * Returns the length, -ENODATA for an unknown name (or an empty audio codec), -ERANGE if @len is short.
+ */
+int hubfs_video_meta_xattr(const struct hubfs_video_meta *m, const char *name, char *buf,
+			   size_t len);
+
+/* The NUL-separated list of xattr names a video has (listxattr format); length or -ERANGE. */
+int hubfs_video_meta_xattr_list(const struct hubfs_video_meta *m, char *buf, size_t len);
+
+#endif
