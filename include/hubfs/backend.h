@@ -51,8 +51,8 @@ struct hubfs_backend_ops {
 	unsigned int caps;
 
 	/* Open and check reachability (mount-time errors: one sentence in @err). */
-	int (*open)(struct hubfs_backend **out, const struct hubfs_config *cfg, const char *instance,
-		    char *err, size_t errlen);
+	int (*open)(struct hubfs_backend **out, const struct hubfs_config *cfg,
+		    const char *instance, char *err, size_t errlen);
 	void (*close)(struct hubfs_backend *be); /* NULL-safe, cannot fail */
 
 	/* Live check for .hub/check: 0 and "ok", or -errno and the reason, in @msg. */
@@ -72,7 +72,8 @@ struct hubfs_backend_ops {
 	ssize_t (*upload_write)(struct hubfs_upload *up, const void *buf, size_t n, off_t off);
 	int (*upload_truncate)(struct hubfs_upload *up, off_t size);
 	const char *(*upload_staged_path)(struct hubfs_upload *up);
-	int (*upload_commit)(struct hubfs_upload *up, const char *key, struct hubfs_video_meta *meta);
+	int (*upload_commit)(struct hubfs_upload *up, const char *key,
+			     struct hubfs_video_meta *meta);
 	void (*upload_abort)(struct hubfs_upload *up);
 
 	/* Reads: random access. read_fd: an fd for zero-copy, or -ENOTSUP. */
@@ -117,7 +118,8 @@ const char *hubfs_backend_name(const struct hubfs_backend *be);
 int hubfs_backend_check(struct hubfs_backend *be, char *msg, size_t len);
 int hubfs_backend_statfs(struct hubfs_backend *be, struct statvfs *st);
 int hubfs_backend_recover(struct hubfs_backend *be);
-int hubfs_backend_upload_begin(struct hubfs_backend *be, const char *key, struct hubfs_upload **out);
+int hubfs_backend_upload_begin(struct hubfs_backend *be, const char *key,
+			       struct hubfs_upload **out);
 ssize_t hubfs_backend_upload_write(struct hubfs_backend *be, struct hubfs_upload *up,
 				   const void *buf, size_t n, off_t off);
 int hubfs_backend_upload_truncate(struct hubfs_backend *be, struct hubfs_upload *up, off_t size);
@@ -134,10 +136,13 @@ int hubfs_backend_remove(struct hubfs_backend *be, const char *key);
 int hubfs_backend_rename(struct hubfs_backend *be, const char *from, const char *to);
 int hubfs_backend_mkdir(struct hubfs_backend *be, const char *key, uint32_t mode);
 int hubfs_backend_rmdir(struct hubfs_backend *be, const char *key);
-int hubfs_backend_list(struct hubfs_backend *be, const char *key, hubfs_backend_list_fn fn, void *arg);
+int hubfs_backend_list(struct hubfs_backend *be, const char *key, hubfs_backend_list_fn fn,
+		       void *arg);
 int hubfs_backend_stat(struct hubfs_backend *be, const char *key, struct hubfs_backend_entry *e);
-int hubfs_backend_meta_get(struct hubfs_backend *be, const char *key, struct hubfs_video_meta *meta);
-int hubfs_backend_meta_put(struct hubfs_backend *be, const char *key, struct hubfs_video_meta *meta);
+int hubfs_backend_meta_get(struct hubfs_backend *be, const char *key,
+			   struct hubfs_video_meta *meta);
+int hubfs_backend_meta_put(struct hubfs_backend *be, const char *key,
+			   struct hubfs_video_meta *meta);
 
 /*
  * Test-only fault hook: make the @nth next call (1 = the next one) of op @op ("upload_commit",

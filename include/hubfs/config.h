@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum hubfs_backend_kind { HUBFS_BACKEND_LOCAL = 0, HUBFS_BACKEND_S3 };
 enum hubfs_discovery { HUBFS_DISCOVERY_AVAHI = 0, HUBFS_DISCOVERY_OFF };
@@ -30,7 +31,7 @@ enum hubfs_config_source {
 struct hubfs_config {
 	enum hubfs_backend_kind backend;
 	char *data_dir;  /* NULL until finish(): then state_dir/videos unless set */
-	char *state_dir; /* NULL until finish(): then /var/lib/hubfs (root) or ~/.local/state/hubfs */
+	char *state_dir; /* NULL until finish(): /var/lib/hubfs (root), ~/.local/state/hubfs */
 	uint64_t max_upload_mb;
 	char *s3_bucket;   /* NULL if unset */
 	char *s3_region;   /* "us-east-1" */
@@ -55,7 +56,8 @@ struct hubfs_config {
 	char *aws_session_token;
 	char *aws_profile;
 
-	/* Where each option's value came from, indexed like the option table. */
+	/* Where each option's value came from (enum hubfs_config_source), indexed like the
+	 * option table; see hubfs_config_source_of(). */
 	unsigned char source[32];
 };
 
@@ -67,18 +69,28 @@ void hubfs_config_release(struct hubfs_config *cfg); /* NULL-safe */
  * Set option @key (the -o / INI name) to @value from @src. Validates the value; on error
  * returns -EINVAL (bad value), -ENOENT (unknown key) or -EPERM (a credential given as -o or
  * INI) and writes one human sentence into @err, e.g.
- * "bad value 'abc' for max_upload_mb (from -o): expected a whole number of MB".
+ * "bad value 'abc' for max_upload_mb (from -o): expected a whole number of MB from 1 to
+ * 1048576". The value is always validated, but stored only if @src is at least as strong as
+ * the source of the current value (-o > environment > INI > defaults), so the order in which
+ * sources are applied does not matter; within one source the last value wins.
  */
 int hubfs_config_set(struct hubfs_config *cfg, const char *key, const char *value,
 		     enum hubfs_config_source src, char *err, size_t errlen);
 
-/* Is @key one of our option names (for the fuse_opt split)? */
+/*
+ * Is @key ours (for the fuse_opt split)? True for every option name and also for keys that
+ * look like credentials (aws_secret_access_key, *_token, *_key...), so that
+ * hubfs_config_set() refuses them with -EPERM instead of libfuse calling them unknown.
+ */
 bool hubfs_config_is_option(const char *key);
 
 /*
  * Apply an INI file: "key = value" lines, optional [hubfs] section (other sections are
  * ignored), '#' and ';' comments. -ENOENT if the file is missing (the caller decides whether
- * a missing default file matters), -EINVAL with @err naming file:line for a bad line.
+ * a missing default file matters), -EINVAL with @err naming file:line for a bad line
+ * (syntax, unknown key, bad value), -EPERM for a credential key, -errno if unreadable.
+ * Keys outside any section are accepted; values may be quoted; an unquoted " #" or " ;"
+ * starts a comment.
  */
 int hubfs_config_load_ini(struct hubfs_config *cfg, const char *path, char *err, size_t errlen);
 
@@ -86,21 +98,35 @@ int hubfs_config_load_ini(struct hubfs_config *cfg, const char *path, char *err,
  * Apply the environment (each option's env names, e.g. STORAGE_BACKEND, UPLOAD_DIR,
  * MAX_UPLOAD_SIZE_MB, P2P_ENABLED...) and read credentials (AWS_ACCESS_KEY_ID or
  * AWS_ACCESS_KEY, AWS_SECRET_ACCESS_KEY or AWS_SECRET_KEY, AWS_SESSION_TOKEN, AWS_PROFILE).
- * @getenv_fn is getenv in production, a fake in tests.
+ * @getenv_fn is getenv in production, a fake in tests. An option's variable that is set
+ * is validated like -o (empty is a value, usually a bad one); an empty credential variable
+ * counts as unset. -EINVAL with @err naming the variable.
  */
-int hubfs_config_load_env(struct hubfs_config *cfg, char *(*getenv_fn)(const char *name),
-			  char *err, size_t errlen);
+int hubfs_config_load_env(struct hubfs_config *cfg, char *(*getenv_fn)(const char *name), char *err,
+			  size_t errlen);
 
 /*
  * Derive what depends on other options (state_dir default by uid, data_dir, key file),
  * check combinations (backend=s3 needs s3_bucket), and make paths absolute. -EINVAL + @err.
  * Does not touch the disk: the caller checks that directories exist and are writable.
+ * state_dir defaults to /var/lib/hubfs for uid 0, else $XDG_STATE_HOME/hubfs (when
+ * absolute) or ~/.local/state/hubfs; a leading "~/" in a path is expanded; node_name
+ * defaults to the hostname with characters outside [A-Za-z0-9._-] replaced by '-'. With
+ * backend=s3, half an AWS key pair in the environment is -EINVAL too. Idempotent.
  */
 int hubfs_config_finish(struct hubfs_config *cfg, char *err, size_t errlen);
 
+/* hubfs_config_finish() as if run by @uid with environment @getenv_fn (HOME, XDG_STATE_HOME). */
+int hubfs_config_finish_as(struct hubfs_config *cfg, uid_t uid,
+			   char *(*getenv_fn)(const char *name), char *err, size_t errlen);
+
+/* Where @key's current value came from (enum hubfs_config_source), or -ENOENT. */
+int hubfs_config_source_of(const struct hubfs_config *cfg, const char *key);
+
 /*
- * The effective configuration as "key=value\n" lines, every option, secrets shown as
- * "(set)" / "(unset)" only. Returns a malloc'd string (caller frees) or NULL on ENOMEM.
+ * The effective configuration as "key=value\n" lines, every option in table order in the
+ * form -o takes (unset: empty), then one "aws_credentials=(set)" or "(unset)" line: never
+ * a credential's value. Returns a malloc'd string (caller frees) or NULL on ENOMEM.
  */
 char *hubfs_config_format(const struct hubfs_config *cfg);
 

@@ -22,12 +22,17 @@
  * a short lower-case reason in @why ("no video stream", "unrecognised container 'mp3'",
  * "empty file", "truncated: media data ends past the end of the file", "first video
  * frame does not decode", "still image, not a video", ...), or -EIO / -ENOMEM for failures
- * that are not the content's fault (with the reason in @why too).
+ * that are not the content's fault (with the reason in @why too). A file that cannot be
+ * opened gives open(2)'s errno (-ENOENT, -EACCES, ...), a directory -EISDIR. @why may be
+ * NULL; the reason is truncated to @whylen. @info is zeroed unless the call succeeds. The
+ * file's bytes are untrusted and checked here; @path is the caller's (a staged file).
  */
-int hubfs_media_validate(const char *path, struct hubfs_media_info *info, char *why,
-			 size_t whylen);
+int hubfs_media_validate(const char *path, struct hubfs_media_info *info, char *why, size_t whylen);
 
-/* Route FFmpeg's log through hubfs_log (call once at startup). */
+/*
+ * Route FFmpeg's log through hubfs_log (call once at startup, after hubfs_log_init(): it
+ * reads the media debug category). Without it FFmpeg prints its own errors on stderr.
+ */
 void hubfs_media_init(void);
 
 #endif

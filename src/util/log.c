@@ -24,10 +24,10 @@ static const struct {
 	const char *name;
 	unsigned int bit;
 } log_cat_names[] = {
-	{ "fs", HUBFS_CAT_FS },		  { "backend", HUBFS_CAT_BACKEND },
+	{ "fs", HUBFS_CAT_FS },           { "backend", HUBFS_CAT_BACKEND },
 	{ "catalog", HUBFS_CAT_CATALOG }, { "media", HUBFS_CAT_MEDIA },
 	{ "library", HUBFS_CAT_LIBRARY }, { "config", HUBFS_CAT_CONFIG },
-	{ "stream", HUBFS_CAT_STREAM },	  { "notes", HUBFS_CAT_NOTES },
+	{ "stream", HUBFS_CAT_STREAM },   { "notes", HUBFS_CAT_NOTES },
 	{ "sync", HUBFS_CAT_SYNC },
 };
 
@@ -42,7 +42,8 @@ static unsigned int log_parse_cats(const char *spec)
 		if (n == 3 && !strncmp(p, "all", 3))
 			cats = ~0u;
 		for (size_t i = 0; i < sizeof(log_cat_names) / sizeof(log_cat_names[0]); i++)
-			if (strlen(log_cat_names[i].name) == n && !strncmp(p, log_cat_names[i].name, n))
+			if (strlen(log_cat_names[i].name) == n &&
+			    !strncmp(p, log_cat_names[i].name, n))
 				cats |= log_cat_names[i].bit;
 		p += n;
 		if (*p == ',')
