@@ -1,0 +1,193 @@
+/*
+ * schema.c — the catalog's schema: its versions, the migrations between them, and the one
+ * map from SQLite result codes to errno.
+ *
+ * Owns cat_migrations[], the ordered list of schema steps (PRAGMA user_version N - 1 -> N).
+ * A step runs in its own BEGIN IMMEDIATE transaction that also re-reads user_version, so two
+ * processes opening the same file cannot both apply it, and a failed step leaves the file at
+ * the previous version. A file newer than the last step is refused (-EPROTO): an older build
+ * must not write a schema it does not understand.
+ *
+ * Threads: called by hubfs_catalog_open before the catalog is shared (and by the unit test);
+ * cat_sqlite_err by any thread holding the catalog mutex. No locks of its own.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+
+#include "hubfs/log.h"
+
+#include "catalog/catalog_int.h"
+
+/*
+ * Version 1: videos/ (files and directories in one table, keyed by path, with parent and name
+ * so a directory lists with one range of videos_by_parent), scan rejects, settings.
+ * Paths compare as bytes (BINARY), so a prefix range [p || '/', p || '0') is exactly p's
+ * subtree and parents sort before their children.
+ */
+static const char cat_schema_v1[] =
+	"CREATE TABLE videos ("
+	" path TEXT PRIMARY KEY NOT NULL CHECK (path <> ''),"
+	" parent TEXT NOT NULL,"
+	" name TEXT NOT NULL CHECK (name <> ''),"
+	" is_dir INTEGER NOT NULL CHECK (is_dir IN (0, 1)),"
+	" size INTEGER NOT NULL DEFAULT 0,"
+	" sha256 TEXT NOT NULL DEFAULT '',"
+	" duration REAL NOT NULL DEFAULT 0,"
+	" width INTEGER NOT NULL DEFAULT 0,"
+	" height INTEGER NOT NULL DEFAULT 0,"
+	" fps REAL NOT NULL DEFAULT 0,"
+	" video_codec TEXT NOT NULL DEFAULT '',"
+	" audio_codec TEXT NOT NULL DEFAULT '',"
+	" container TEXT NOT NULL DEFAULT '',"
+	" bitrate INTEGER NOT NULL DEFAULT 0,"
+	" uploaded INTEGER NOT NULL DEFAULT 0,"
+	" mtime_ns INTEGER NOT NULL DEFAULT 0,"
+	" mode INTEGER NOT NULL DEFAULT 0,"
+	" uid INTEGER NOT NULL DEFAULT 0,"
+	" gid INTEGER NOT NULL DEFAULT 0,"
+	" file_mtime_ns INTEGER NOT NULL DEFAULT 0,"
+	" file_size INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE UNIQUE INDEX videos_by_parent ON videos (parent, name);"
+	"CREATE TABLE scan_rejects ("
+	" path TEXT PRIMARY KEY NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" mtime_ns INTEGER NOT NULL,"
+	" reason TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE kv ("
+	" key TEXT PRIMARY KEY NOT NULL,"
+	" value TEXT NOT NULL"
+	") WITHOUT ROWID;";
+
+/* Later: { 2, "CREATE TABLE streams (...);", NULL }, notes' versions, peers. */
+const struct cat_migration cat_migrations[] = {
+	{ 1, cat_schema_v1, NULL },
+};
+const size_t cat_nmigrations = sizeof(cat_migrations) / sizeof(cat_migrations[0]);
+
+int cat_sqlite_err(sqlite3 *db, int src, const char *what)
+{
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(src);
+	int rc;
+
+	switch (src & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		rc = -EBUSY;
+		break;
+	case SQLITE_NOMEM:
+		rc = -ENOMEM;
+		break;
+	case SQLITE_FULL:
+		rc = -ENOSPC;
+		break;
+	case SQLITE_CONSTRAINT:
+		rc = -EEXIST;
+		break;
+	default:
+		rc = -EIO;
+		break;
+	}
+	if (rc == -EIO)
+		hubfs_log(HUBFS_LOG_ERR, "catalog: %s: %s (sqlite %d)", what, msg, src);
+	else
+		hubfs_log(HUBFS_LOG_WARN, "catalog: %s: %s (sqlite %d)", what, msg, src);
+	return rc;
+}
+
+static int cat_exec(sqlite3 *db, const char *sql, const char *what)
+{
+	int src;
+
+	src = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (src != SQLITE_OK)
+		return cat_sqlite_err(db, src, what);
+	return 0;
+}
+
+static int cat_user_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	int src;
+	int rc;
+
+	src = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (src != SQLITE_OK) {
+		rc = cat_sqlite_err(db, src, "read schema version");
+		goto out;
+	}
+	src = sqlite3_step(st);
+	if (src != SQLITE_ROW) {
+		rc = cat_sqlite_err(db, src, "read schema version");
+		goto out;
+	}
+	*version = sqlite3_column_int(st, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cat_schema_migrate(sqlite3 *db, const struct cat_migration *list, size_t n, int *version)
+{
+	const struct cat_migration *step;
+	int target;
+	int cur = 0;
+	char sql[64];
+	int rc;
+
+	*version = 0;
+	assert(n > 0);
+	for (size_t i = 0; i < n; i++)
+		assert(list[i].version == (int)i + 1); /* ordered, no gaps */
+	target = list[n - 1].version;
+	for (;;) {
+		rc = cat_exec(db, "BEGIN IMMEDIATE", "start schema migration");
+		if (rc)
+			goto out;
+		rc = cat_user_version(db, &cur);
+		if (rc)
+			goto out;
+		*version = cur;
+		if (cur < 0 || cur > target) {
+			hubfs_log(
+				HUBFS_LOG_ERR,
+				"catalog: schema version %d is not one this hubfs knows (1 to %d): "
+				"refusing to open the catalog",
+				cur, target);
+			rc = -EPROTO;
+			goto out;
+		}
+		if (cur == target)
+			break;
+		step = &list[cur]; /* versions are index + 1 */
+		if (step->sql) {
+			rc = cat_exec(db, step->sql, "schema migration");
+			if (rc)
+				goto out;
+		}
+		if (step->fn) {
+			rc = step->fn(db);
+			if (rc)
+				goto out;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", step->version);
+		rc = cat_exec(db, sql, "set schema version");
+		if (rc)
+			goto out;
+		rc = cat_exec(db, "COMMIT", "commit schema migration");
+		if (rc)
+			goto out;
+		*version = step->version;
+		if (cur > 0)
+			hubfs_log(HUBFS_LOG_INFO, "catalog: schema upgraded from version %d to %d",
+				  cur, step->version);
+	}
+	rc = cat_exec(db, "COMMIT", "end schema check");
+out:
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
