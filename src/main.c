@@ -1,0 +1,388 @@
+/*
+ * main.c — hubfs's entry point: options, startup, the FUSE loop, shutdown.
+ *
+ *   hubfs [-f] [-d] [-s] [-o OPT[,OPT...]] [--config FILE] [SOURCE] MOUNTPOINT
+ *
+ * Options come from -o (ours are split off here, FUSE's own are passed to libfuse), the
+ * environment and an INI file, applied by config.c in the order defaults < INI < env < -o.
+ * Every mount-time error (bad option or value, unwritable state_dir, unusable data_dir) is
+ * one line on stderr and exit status 1, before anything is mounted. SOURCE is accepted and
+ * ignored so that mount.fuse3 ("mount -t fuse.hubfs hubfs /mnt/hub") works.
+ *
+ * Threads: only the main thread runs here; FUSE workers and the library's threads start in
+ * the filesystem's init callback, after daemonizing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <libavformat/version.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+#include "hubfs/backend.h"
+#include "hubfs/catalog.h"
+#include "hubfs/config.h"
+#include "hubfs/events.h"
+#include "hubfs/library.h"
+#include "hubfs/log.h"
+#include "hubfs/media.h"
+
+#define MAIN_DEFAULT_INI "/etc/hubfs/hubfs.conf"
+
+struct main_opt {
+	char *key;
+	char *value;
+};
+
+struct main_args {
+	char *config_file;
+	bool help, version;
+	char *positional[3];
+	int npositional;
+	struct main_opt *opts; /* our -o options, in order */
+	int nopts;
+	char err[HUBFS_CONFIG_ERR_MAX];
+};
+
+enum { KEY_HELP, KEY_VERSION };
+
+static const struct fuse_opt main_fuse_opts[] = {
+	{ "--config=%s", offsetof(struct main_args, config_file), 0 },
+	{ "--config %s", offsetof(struct main_args, config_file), 0 },
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+/* Mount options mount(8)/mount.fuse3 may pass that mean nothing to a FUSE daemon. */
+static const char *const main_ignored[] = { "_netdev", "nofail",   "auto",   "noauto", "user",
+					    "users",   "defaults", "nouser", NULL };
+
+static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct main_args *a = data;
+	const char *eq;
+	char name[128];
+
+	(void)out;
+	switch (key) {
+	case KEY_HELP:
+		a->help = true;
+		return 0;
+	case KEY_VERSION:
+		a->version = true;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (a->npositional >= 3)
+			return 0;
+		a->positional[a->npositional++] = strdup(arg);
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		eq = strchr(arg, '=');
+		snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)),
+			 arg);
+		for (int i = 0; main_ignored[i]; i++)
+			if (!strcmp(name, main_ignored[i]))
+				return 0;
+		if (!hubfs_config_is_option(name) && strncmp(name, "aws_", 4))
+			return 1; /* FUSE's own (allow_other, ro, ...): libfuse checks them */
+		struct main_opt *grown =
+			realloc(a->opts, sizeof(*a->opts) * (size_t)(a->nopts + 1));
+		if (!grown)
+			return -1;
+		a->opts = grown;
+		a->opts[a->nopts].key = strdup(name);
+		a->opts[a->nopts].value = strdup(eq ? eq + 1 : "");
+		a->nopts++;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static void main_args_free(struct main_args *a)
+{
+	free(a->config_file);
+	for (int i = 0; i < a->npositional; i++)
+		free(a->positional[i]);
+	for (int i = 0; i < a->nopts; i++) {
+		free(a->opts[i].key);
+		free(a->opts[i].value);
+	}
+	free(a->opts);
+}
+
+static void main_usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-s] [-o OPT[,OPT...]] [--config FILE] [SOURCE] MOUNTPOINT\n"
+	       "\n"
+	       "Mount the media hub at MOUNTPOINT: videos/, streams/, notes/, .hub/.\n"
+	       "\n"
+	       "  -f              stay in the foreground, log to stderr\n"
+	       "  -d              debug: foreground and every debug line (HUBFS_DEBUG=cat,...)\n"
+	       "  -s              single-threaded\n"
+	       "  --config FILE   INI file (default " MAIN_DEFAULT_INI
+	       " if it exists)\n"
+	       "  -h, --help      this text;  -V, --version  the version\n"
+	       "\n"
+	       "Options (-o NAME=VALUE; environment; INI key NAME; -o wins over env over INI):\n"
+	       "  backend=local|s3 (STORAGE_BACKEND)      data_dir=DIR (UPLOAD_DIR)\n"
+	       "  state_dir=DIR (HUBFS_STATE_DIR)         max_upload_mb=N (MAX_UPLOAD_SIZE_MB)\n"
+	       "  s3_bucket, s3_region, s3_endpoint, s3_prefix (AWS_S3_BUCKET, AWS_REGION,\n"
+	       "    AWS_ENDPOINT_URL, HUBFS_S3_PREFIX); credentials only from AWS_* or ~/.aws\n"
+	       "  cache_mb=N (HUBFS_CACHE_MB)             p2p=on|off (P2P_ENABLED)\n"
+	       "  node_name=NAME (HUBFS_NODE_NAME)        listen=HOST:PORT (HUBFS_LISTEN)\n"
+	       "  peers=H:P,... (HUBFS_PEERS)             discovery=avahi|off (HUBFS_DISCOVERY)\n"
+	       "  network_key_file=F (HUBFS_NETWORK_KEY_FILE)\n"
+	       "  notes_default=private|shared (NOTEPAD_DEFAULT)  notes_max_mb=N (NOTEPAD_MAX_SIZE_MB)\n"
+	       "  default_resolution=480p|720p|1080p|2K|4K (DEFAULT_RESOLUTION)\n"
+	       "  default_bitrate=5000k (DEFAULT_BITRATE)  max_streams=N (HUBFS_MAX_STREAMS)\n"
+	       "FUSE options such as allow_other and default_permissions are passed to libfuse.\n",
+	       prog);
+}
+
+/* mkdir -p with @mode for the directories it creates. */
+static int main_mkdirs(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+__attribute__((format(printf, 1, 2))) static int main_fail(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "hubfs: %s\n", line);
+	return 1;
+}
+
+/* Load config from INI, env and -o; one sentence in a->err on failure. */
+static int main_config(struct hubfs_config *cfg, struct main_args *a)
+{
+	const char *ini = a->config_file;
+	int rc;
+
+	rc = hubfs_config_init(cfg);
+	if (rc) {
+		snprintf(a->err, sizeof(a->err), "out of memory");
+		return rc;
+	}
+	if (!ini && getenv("HUBFS_CONFIG"))
+		ini = getenv("HUBFS_CONFIG");
+	rc = hubfs_config_load_ini(cfg, ini ? ini : MAIN_DEFAULT_INI, a->err, sizeof(a->err));
+	if (rc == -ENOENT && !ini)
+		rc = 0; /* the default file is optional */
+	else if (rc == -ENOENT)
+		snprintf(a->err, sizeof(a->err), "config file '%s' does not exist", ini);
+	if (rc)
+		return rc;
+	rc = hubfs_config_load_env(cfg, getenv, a->err, sizeof(a->err));
+	if (rc)
+		return rc;
+	for (int i = 0; i < a->nopts; i++) {
+		rc = hubfs_config_set(cfg, a->opts[i].key, a->opts[i].value, HUBFS_SRC_OPT, a->err,
+				      sizeof(a->err));
+		if (rc)
+			return rc;
+	}
+	return hubfs_config_finish(cfg, a->err, sizeof(a->err));
+}
+
+/* This mount's instance id: names its staged files in a shared data_dir. */
+static void main_instance(struct hubfs_catalog *cat, char *buf, size_t len)
+{
+	unsigned char raw[8];
+	int fd;
+
+	if (!hubfs_catalog_kv_get(cat, "instance", buf, len))
+		return;
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+		unsigned long long t = (unsigned long long)time(NULL) ^
+				       (unsigned long long)getpid();
+
+		memcpy(raw, &t, sizeof(raw));
+	}
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+	hubfs_catalog_kv_set(cat, "instance", buf);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct fuse_loop_config *loop = NULL;
+	struct main_args a = { 0 };
+	struct hubfs_config cfg = { 0 };
+	struct hubfs_fs fs = { 0 };
+	char path[4096], instance[32], err[HUBFS_CONFIG_ERR_MAX];
+	const char *mountpoint;
+	bool cfg_ready = false, mounted = false;
+	int rc, status = 1;
+
+	pthread_rwlock_init(&fs.inval_lock, NULL);
+	hubfs_log_init("hubfs", true, false);
+	if (fuse_opt_parse(&args, &a, main_fuse_opts, main_opt_proc)) {
+		status = main_fail("%s", "cannot parse the command line");
+		goto out;
+	}
+	if (a.help) {
+		main_usage(argv[0]);
+		status = 0;
+		goto out;
+	}
+	if (a.version) {
+		printf("hubfs %s (libfuse %d, libavformat %s, SQLite %s)\n", HUBFS_VERSION,
+		       fuse_version(), LIBAVFORMAT_IDENT + 11, sqlite3_libversion());
+		status = 0;
+		goto out;
+	}
+	if (a.npositional < 1 || a.npositional > 2) {
+		status = main_fail(
+			"%s", a.npositional ? "too many arguments (expected [SOURCE] MOUNTPOINT)" :
+					      "no mountpoint given (try --help)");
+		goto out;
+	}
+	mountpoint = a.positional[a.npositional - 1];
+	fuse_opt_add_arg(&args, mountpoint);
+	if (fuse_parse_cmdline(&args, &cmd)) {
+		status = main_fail("%s", "cannot parse the command line");
+		goto out;
+	}
+	if (!cmd.mountpoint) {
+		status = main_fail("%s", "no mountpoint given (try --help)");
+		goto out;
+	}
+	hubfs_log_init("hubfs", true, cmd.debug);
+
+	rc = main_config(&cfg, &a);
+	cfg_ready = true;
+	if (rc) {
+		status = main_fail("%s", a.err);
+		goto out;
+	}
+	rc = main_mkdirs(cfg.state_dir, 0700);
+	if (rc || access(cfg.state_dir, W_OK)) {
+		status = main_fail("state_dir '%s' is not writable: %s", cfg.state_dir,
+				   strerror(rc ? -rc : errno));
+		goto out;
+	}
+
+	/* libfuse checks its own options here: an unknown one fails before anything opens. */
+	fs.cfg = &cfg;
+	fs.started = time(NULL);
+	fs.fuse = fuse_new(&args, &hubfs_fuse_ops, sizeof(hubfs_fuse_ops), &fs);
+	if (!fs.fuse)
+		goto out; /* libfuse printed the reason */
+
+	hubfs_media_init();
+	snprintf(path, sizeof(path), "%s/catalog.db", cfg.state_dir);
+	rc = hubfs_catalog_open(&fs.cat, path);
+	if (rc) {
+		status = main_fail("cannot open the catalog '%s': %s", path, strerror(-rc));
+		goto out;
+	}
+	main_instance(fs.cat, instance, sizeof(instance));
+	snprintf(path, sizeof(path), "%s/events.log", cfg.state_dir);
+	rc = hubfs_events_open(path);
+	if (rc) {
+		status = main_fail("cannot open the event log '%s': %s", path, strerror(-rc));
+		goto out;
+	}
+	rc = hubfs_backend_open(&fs.be, &cfg, instance, err, sizeof(err));
+	if (rc) {
+		status = main_fail("%s", err);
+		goto out;
+	}
+	rc = hubfs_library_new(&fs.lib, &cfg, fs.be, fs.cat);
+	if (rc) {
+		status = main_fail("%s", "out of memory");
+		goto out;
+	}
+
+	if (fuse_mount(fs.fuse, cmd.mountpoint)) {
+		status = 1; /* libfuse printed the reason */
+		goto out;
+	}
+	mounted = true;
+	if (fuse_set_signal_handlers(fuse_get_session(fs.fuse))) {
+		status = main_fail("%s", "cannot install signal handlers");
+		goto out;
+	}
+	if (fuse_daemonize(cmd.foreground)) {
+		status = main_fail("%s", "cannot daemonize");
+		goto out;
+	}
+	if (!cmd.foreground)
+		hubfs_log_init("hubfs", false, cmd.debug);
+	hubfs_event(HUBFS_EV_MOUNT, "mounted at '%s' (backend %s, node %s)", cmd.mountpoint,
+		    hubfs_backend_name(fs.be), cfg.node_name);
+
+	if (cmd.singlethread) {
+		rc = fuse_loop(fs.fuse);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop) {
+			rc = -ENOMEM;
+		} else {
+			fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
+			if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
+				fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
+			if (cmd.max_idle_threads != UINT_MAX)
+				fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+			rc = fuse_loop_mt(fs.fuse, loop);
+		}
+	}
+	status = rc ? 1 : 0;
+	hubfs_fs_shutdown(&fs);
+	hubfs_event(HUBFS_EV_MOUNT, "unmounted '%s'", cmd.mountpoint);
+	fuse_remove_signal_handlers(fuse_get_session(fs.fuse));
+out:
+	if (loop)
+		fuse_loop_cfg_destroy(loop);
+	if (mounted)
+		fuse_unmount(fs.fuse);
+	if (fs.fuse)
+		fuse_destroy(fs.fuse);
+	hubfs_library_free(fs.lib);
+	hubfs_backend_close(fs.be);
+	hubfs_events_close();
+	hubfs_catalog_close(fs.cat);
+	if (cfg_ready)
+		hubfs_config_release(&cfg);
+	pthread_rwlock_destroy(&fs.inval_lock);
+	free(cmd.mountpoint);
+	main_args_free(&a);
+	fuse_opt_free_args(&args);
+	return status;
+}
