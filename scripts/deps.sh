@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# deps.sh — the Debian 12 packages hubfs needs, in one place.
+#
+# Sourced by scripts/run.sh and scripts/test.sh, or run directly:
+#
+#   scripts/deps.sh [GROUP...]              install what is missing (default: all groups)
+#   . scripts/deps.sh; hubfs_deps_install build test
+#
+# Groups:
+#   build   compiler, CMake and the -dev packages CMakeLists.txt looks for
+#   test    tools the tests drive the mount with (ffmpeg, inotifywait, rsync, getfattr,
+#           vim, nano, ...) and the format/lint checkers
+#   run     what a mounted hubfs needs at run time (fusermount3, getfattr, findmnt)
+#
+# Only missing packages are installed: one `apt-get update` and one `apt-get install` per
+# call, and none at all when everything is present. Installing needs root; without it the
+# function names what is missing and fails.
+#
+# Adding a group (an S3 test server from npm, nginx with the RTMP module, avahi, ...):
+# add a case to hubfs_deps_packages() for its Debian packages and, for anything that is
+# not a Debian package, a case to hubfs_deps_extra() (called after apt, once per group).
+
+# Print the Debian packages of group $1, one per line. Unknown group: status 1.
+hubfs_deps_packages()
+{
+	case "$1" in
+	build)
+		printf '%s\n' build-essential cmake pkg-config libfuse3-dev fuse3 libsqlite3-dev \
+			libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
+			libavfilter-dev libssl-dev libcmocka-dev
+		;;
+	test)
+		printf '%s\n' ffmpeg inotify-tools rsync attr sqlite3 vim-nox nano psmisc procps \
+			util-linux openssl coreutils clang-format shellcheck git
+		;;
+	run)
+		printf '%s\n' fuse3 attr util-linux psmisc procps
+		;;
+	*)
+		return 1
+		;;
+	esac
+}
+
+# Non-Debian installs of group $1 (none yet). Runs after the apt step; must be idempotent.
+hubfs_deps_extra()
+{
+	case "$1" in
+	*)
+		return 0
+		;;
+	esac
+}
+
+# True if Debian package $1 is installed.
+hubfs_deps_installed()
+{
+	local status
+
+	status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+	[ "$status" = "install ok installed" ]
+}
+
+# Install whatever the given groups (default: all) lack. Returns 0 when everything is there.
+hubfs_deps_install()
+{
+	local groups=("$@") group pkg pkgs missing=()
+
+	[ ${#groups[@]} -gt 0 ] || groups=(build test run)
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		echo "deps: dpkg-query not found: hubfs's scripts expect Debian 12" >&2
+		return 1
+	fi
+	for group in "${groups[@]}"; do
+		if ! pkgs=$(hubfs_deps_packages "$group"); then
+			echo "deps: unknown group '$group' (known: build test run)" >&2
+			return 1
+		fi
+		for pkg in $pkgs; do
+			hubfs_deps_installed "$pkg" && continue
+			case " ${missing[*]} " in
+			*" $pkg "*) ;;
+			*) missing+=("$pkg") ;;
+			esac
+		done
+	done
+
+	if [ ${#missing[@]} -gt 0 ]; then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "deps: missing packages: ${missing[*]}" >&2
+			echo "deps: installing them needs root; run: sudo apt-get install ${missing[*]}" >&2
+			return 1
+		fi
+		echo "deps: installing ${missing[*]}" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		if ! apt-get -q -o DPkg::Lock::Timeout=300 update >&2; then
+			echo "deps: apt-get update failed" >&2
+			return 1
+		fi
+		if ! apt-get -q -y --no-install-recommends -o DPkg::Lock::Timeout=300 \
+			install "${missing[@]}" >&2; then
+			echo "deps: apt-get install failed for: ${missing[*]}" >&2
+			return 1
+		fi
+	fi
+
+	for group in "${groups[@]}"; do
+		if ! hubfs_deps_extra "$group"; then
+			echo "deps: extra setup of group '$group' failed" >&2
+			return 1
+		fi
+	done
+	return 0
+}
+
+# Run directly (not sourced): install the groups named on the command line.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -euo pipefail
+	hubfs_deps_install "$@"
+fi
