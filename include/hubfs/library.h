@@ -55,7 +55,8 @@ int hubfs_library_scan(struct hubfs_library *lib);
  * commit (any result) the handle only accepts free(). free: aborts an uncommitted upload.
  */
 int hubfs_library_upload_begin(struct hubfs_library *lib, const char *path, uint32_t mode,
-			       uint32_t uid, uint32_t gid, struct hubfs_library_upload **out);
+			       uint32_t uid, uint32_t gid, pid_t owner,
+			       struct hubfs_library_upload **out);
 ssize_t hubfs_library_upload_write(struct hubfs_library_upload *up, const void *buf, size_t n,
 				   off_t off);
 int hubfs_library_upload_truncate(struct hubfs_library_upload *up, off_t size);
@@ -65,6 +66,15 @@ uint64_t hubfs_library_upload_size(struct hubfs_library_upload *up);
 bool hubfs_library_upload_committed(struct hubfs_library_upload *up);
 /* Attributes of the upload (for fgetattr): mode, uid, gid, size; mtime = last write. */
 void hubfs_library_upload_meta(struct hubfs_library_upload *up, struct hubfs_video_meta *out);
+
+/*
+ * A read-only fd on the bytes staged so far for @path, for the process that is writing them
+ * (@owner, a process id as given to begin; 0 = any). A writer that re-reads its own output
+ * (ffmpeg's mp4 faststart pass) must see its own bytes; nobody else sees unvalidated ones.
+ * Returns the fd (caller closes), -ENOENT (no upload for this owner), or -errno.
+ */
+int hubfs_library_upload_open_staged(struct hubfs_library *lib, const char *path, pid_t owner);
+int hubfs_library_upload_staged_fd(struct hubfs_library_upload *up);
 
 /* chmod/chown/utimens of an upload in progress: kept and applied at commit (cp -a sets
  * them on the open file before close). Same "leave" values as hubfs_library_setattr. */

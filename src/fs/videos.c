@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs/fs.h"
 #include "hubfs/backend.h"
@@ -40,6 +41,7 @@ struct vid_handle {
 	struct hubfs_handle base; /* first member */
 	enum vid_kind kind;
 	struct hubfs_reader *reader;         /* VID_READ (also O_RDWR without O_TRUNC) */
+	int staged_fd;                       /* VID_READ of the caller's own upload, or -1 */
 	struct hubfs_library_upload *upload; /* VID_UPLOAD */
 	bool warned;                         /* VID_NOWRITE: event posted once */
 	char path[PATH_MAX];
@@ -158,8 +160,51 @@ static struct vid_handle *vid_handle_new(enum vid_kind kind, const char *sub)
 		return NULL;
 	h->base.ops = &hubfs_videos_ops;
 	h->kind = kind;
+	h->staged_fd = -1;
 	snprintf(h->path, sizeof(h->path), "%s", sub);
 	return h;
+}
+
+/* The caller's process id: FUSE gives the thread's id, an upload belongs to the process. */
+static pid_t vid_caller_tgid(void)
+{
+	pid_t tid = fuse_get_context()->pid;
+	char path[64], line[256];
+	pid_t tgid = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return tid;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Tgid:", 5)) {
+			tgid = (pid_t)atoi(line + 5);
+			break;
+		}
+	}
+	fclose(f);
+	return tgid;
+}
+
+/* A read-only open by the process writing @sub reads its own staged bytes. */
+static int vid_open_staged(struct hubfs_fs *fs, const char *sub, struct fuse_file_info *fi)
+{
+	struct vid_handle *h;
+	int fd;
+
+	fd = hubfs_library_upload_open_staged(fs->lib, sub, vid_caller_tgid());
+	if (fd < 0)
+		return fd;
+	h = vid_handle_new(VID_READ, sub);
+	if (!h) {
+		close(fd);
+		return -ENOMEM;
+	}
+	h->staged_fd = fd;
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)h;
+	return 0;
 }
 
 static int vid_start_upload(struct hubfs_fs *fs, const char *sub, mode_t mode,
@@ -173,7 +218,8 @@ static int vid_start_upload(struct hubfs_fs *fs, const char *sub, mode_t mode,
 	if (!h)
 		return -ENOMEM;
 	hubfs_fs_caller(&uid, &gid);
-	rc = hubfs_library_upload_begin(fs->lib, sub, mode & 07777, uid, gid, &h->upload);
+	rc = hubfs_library_upload_begin(fs->lib, sub, mode & 07777, uid, gid, vid_caller_tgid(),
+					&h->upload);
 	if (rc) {
 		free(h);
 		return rc;
@@ -224,10 +270,15 @@ static int vid_open(struct hubfs_fs *fs, const char *sub, struct fuse_file_info 
 			return -ENOENT;
 		if (acc != O_RDONLY && (fi->flags & O_TRUNC))
 			return vid_start_upload(fs, sub, 0644, fi);
-		return -EBUSY; /* not readable until it is validated and committed */
+		if (acc == O_RDONLY && vid_open_staged(fs, sub, fi) == 0)
+			return 0;
+		return -EBUSY; /* not readable by others until it is validated and committed */
 	}
 	if (e.is_dir)
 		return -EISDIR;
+	if (acc == O_RDONLY && hubfs_library_upload_find(fs->lib, sub, NULL) &&
+	    vid_open_staged(fs, sub, fi) == 0)
+		return 0; /* the writer of a replacement reads its new bytes; others the old */
 	if (acc != O_RDONLY && (fi->flags & O_TRUNC)) {
 		return vid_start_upload(fs, sub, e.meta.mode, fi);
 	}
@@ -270,13 +321,23 @@ static int vid_read_buf(struct hubfs_fs *fs, struct hubfs_handle *hh, struct fus
 	ssize_t got;
 	int fd;
 
-	if (h->kind != VID_READ)
+	if (h->kind == VID_UPLOAD && h->staged_fd < 0) {
+		/* O_RDWR upload reading back what it wrote */
+		h->staged_fd = hubfs_library_upload_staged_fd(h->upload);
+		if (h->staged_fd < 0) {
+			int rc = h->staged_fd;
+
+			h->staged_fd = -1;
+			return rc;
+		}
+	}
+	if (h->kind == VID_NOWRITE)
 		return -EBADF;
 	bv = malloc(sizeof(*bv));
 	if (!bv)
 		return -ENOMEM;
 	*bv = FUSE_BUFVEC_INIT(size);
-	fd = hubfs_backend_read_fd(fs->be, h->reader);
+	fd = h->staged_fd >= 0 ? h->staged_fd : hubfs_backend_read_fd(fs->be, h->reader);
 	if (fd >= 0) {
 		/* Zero-copy: libfuse splices from the backend's file into /dev/fuse. */
 		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -350,6 +411,8 @@ static int vid_release(struct hubfs_fs *fs, struct hubfs_handle *hh)
 		hubfs_library_upload_free(h->upload);
 	}
 	hubfs_backend_read_close(fs->be, h->reader);
+	if (h->staged_fd >= 0)
+		close(h->staged_fd);
 	free(h);
 	return 0;
 }

@@ -45,9 +45,10 @@ struct hubfs_library_upload {
 	int64_t mtime_ns;      /* last write */
 	int64_t user_mtime_ns; /* set by utimens before commit; 0 = none */
 	uint32_t mode, uid, gid;
-	int poison; /* first write error: commit fails with it */
-	bool done;  /* committed or refused */
-	int result; /* commit's result, returned again on a second flush */
+	pid_t owner; /* the writing process (tgid) */
+	int poison;  /* first write error: commit fails with it */
+	bool done;   /* committed or refused */
+	int result;  /* commit's result, returned again on a second flush */
 	struct timespec started;
 	struct hubfs_library_upload *prev, *next; /* lib->up_lock; linked while in progress */
 };
@@ -86,7 +87,8 @@ static void up_unlink(struct hubfs_library_upload *up)
 }
 
 int hubfs_library_upload_begin(struct hubfs_library *lib, const char *path, uint32_t mode,
-			       uint32_t uid, uint32_t gid, struct hubfs_library_upload **out)
+			       uint32_t uid, uint32_t gid, pid_t owner,
+			       struct hubfs_library_upload **out)
 {
 	struct hubfs_library_upload *up;
 	int rc;
@@ -100,6 +102,7 @@ int hubfs_library_upload_begin(struct hubfs_library *lib, const char *path, uint
 	up->mode = mode & 07777;
 	up->uid = uid;
 	up->gid = gid;
+	up->owner = owner;
 	up->mtime_ns = up_now_ns();
 	clock_gettime(CLOCK_MONOTONIC, &up->started);
 	pthread_mutex_init(&up->lock, NULL);
@@ -406,6 +409,40 @@ int hubfs_library_upload_setattr_path(struct hubfs_library *lib, const char *pat
 	}
 	pthread_mutex_unlock(&lib->up_lock);
 	return rc;
+}
+
+int hubfs_library_upload_staged_fd(struct hubfs_library_upload *up)
+{
+	int fd = -EBADF;
+
+	pthread_mutex_lock(&up->lock);
+	if (!up->done && up->bu) {
+		fd = open(hubfs_backend_upload_staged_path(up->lib->be, up->bu),
+			  O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	}
+	pthread_mutex_unlock(&up->lock);
+	return fd;
+}
+
+int hubfs_library_upload_open_staged(struct hubfs_library *lib, const char *path, pid_t owner)
+{
+	struct hubfs_library_upload *up;
+	int fd = -ENOENT;
+
+	/* up_lock keeps the upload (and its staged file) alive while we open it. */
+	pthread_mutex_lock(&lib->up_lock);
+	for (up = lib->uploads; up; up = up->next) {
+		if (strcmp(up->path, path) || (owner && up->owner != owner) || !up->bu)
+			continue;
+		fd = open(hubfs_backend_upload_staged_path(lib->be, up->bu), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+		break;
+	}
+	pthread_mutex_unlock(&lib->up_lock);
+	return fd;
 }
 
 uint64_t hubfs_library_upload_size(struct hubfs_library_upload *up)

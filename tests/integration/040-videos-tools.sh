@@ -66,6 +66,19 @@ PY
 cmp "$MEDIA/video.mov" "$MNT/videos/r.mp4" || fail "replacement content"
 assert_eq "$(xattr user.hub.container "$MNT/videos/r.mp4")" mov "replacement metadata"
 
+# ffmpeg writing straight into the mount: mp4 (it seeks back), mp4 faststart (it re-reads
+# its own output to move the index; as a new file and as a replacement), mkv
+enc() { ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i "testsrc2=size=160x120:rate=25:duration=$1" \
+	-c:v libx264 -preset ultrafast -pix_fmt yuv420p "${@:2}"; }
+enc 1 "$MNT/videos/ff.mp4" || fail "ffmpeg into the mount (mp4)"
+enc 1 -movflags +faststart "$MNT/videos/ff_fast.mp4" || fail "ffmpeg into the mount (faststart)"
+enc 2 -movflags +faststart "$MNT/videos/ff_fast.mp4" || fail "ffmpeg replacing a video (faststart)"
+enc 1 "$MNT/videos/ff.mkv" || fail "ffmpeg into the mount (mkv)"
+dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$MNT/videos/ff_fast.mp4")
+awk -v d="$dur" 'BEGIN { exit !(d > 1.9 && d < 2.1) }' || fail "faststart replacement duration $dur"
+head -c 64 "$MNT/videos/ff_fast.mp4" | grep -qa moov || fail "faststart: moov is not at the front"
+assert_eq "$(xattr user.hub.sha256 "$MNT/videos/ff.mp4")" "$(sha256sum <"$MNT/videos/ff.mp4" | cut -d' ' -f1)" "sha256 of a file written out of order"
+
 # a shell redirect (the shell closes its copy of the fd before cat writes) works
 cat "$MEDIA/video.flv" >"$MNT/videos/redirect.flv" || fail "shell redirect failed"
 cmp "$MEDIA/video.flv" "$MNT/videos/redirect.flv" || fail "redirected content"
