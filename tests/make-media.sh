@@ -18,6 +18,8 @@
 #   video.flv            h264 + aac                                           [flv]
 #   video.wmv            wmv2 160x120 1 s + wmav2 in asf                      [wmv]
 #   mkv_named.mp4        Matroska content named .mp4: content decides         [mkv]
+#   piped.webm           webm written to a pipe: no duration in its header
+#                        (as a browser's MediaRecorder makes)                 [webm]
 # Invalid (-EINVAL; the reason says, in brackets):
 #   text.mp4             a line of text                    [unrecognised content]
 #   empty.mkv            zero bytes                        [empty file]
@@ -75,6 +77,7 @@ ff -i faststart.mp4 -c copy -f ipod video.m4v
 ff -i faststart.mp4 -c copy video.mkv
 ff -i faststart.mp4 -c copy video.flv
 cp video.mkv mkv_named.mp4
+ff -f lavfi -i "$(vsrc 160x120 1)" -c:v libvpx -deadline realtime -cpu-used 8 -b:v 200k -f webm - >piped.webm
 
 # --- invalid -------------------------------------------------------------------------------
 printf 'this is not a video\n' >text.mp4

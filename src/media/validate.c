@@ -517,6 +517,40 @@ static double media_duration(const AVFormatContext *fmt)
 }
 
 /*
+ * A header without a duration (a browser's MediaRecorder webm, ffmpeg writing to a pipe, an
+ * OBS recording cut short): demux the rest of the video stream, without decoding, and take
+ * the end of its last packet. Costs one read of the file, only for such files. -1 if no
+ * packet carries a timestamp.
+ */
+static double media_scan_duration(struct media_job *job, int vidx)
+{
+	const AVStream *st = job->fmt->streams[vidx];
+	int64_t first = AV_NOPTS_VALUE, end = AV_NOPTS_VALUE;
+
+	for (;;) {
+		int rc = av_read_frame(job->fmt, job->pkt);
+
+		if (rc < 0)
+			break;
+		if (job->pkt->stream_index == vidx && job->pkt->pts != AV_NOPTS_VALUE) {
+			int64_t e =
+				job->pkt->pts + (job->pkt->duration > 0 ? job->pkt->duration : 0);
+
+			if (first == AV_NOPTS_VALUE || job->pkt->pts < first)
+				first = job->pkt->pts;
+			if (end == AV_NOPTS_VALUE || e > end)
+				end = e;
+		}
+		av_packet_unref(job->pkt);
+	}
+	if (end == AV_NOPTS_VALUE)
+		return -1;
+	if (st->start_time != AV_NOPTS_VALUE && st->start_time < first)
+		first = st->start_time;
+	return (double)(end - first) * av_q2d(st->time_base);
+}
+
+/*
  * Does the header leave out something we report? Then avformat_find_stream_info must read
  * packets (bounded). FLV has no header at all: its streams appear with their packets.
  */
@@ -865,6 +899,8 @@ int hubfs_media_validate(const char *path, struct hubfs_media_info *info, char *
 		goto out;
 	}
 	duration = media_duration(job.fmt);
+	if (duration < 0)
+		duration = media_scan_duration(&job, vidx);
 	if (!(duration > 0)) {
 		media_why(&job, duration < 0 ? "unknown duration" : "zero duration");
 		rc = -EINVAL;

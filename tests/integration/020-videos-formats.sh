@@ -7,7 +7,7 @@ hub_mount
 declare -A want=(
 	[faststart.mp4]=mp4 [moov_end.mp4]=mp4 [video.mov]=mov [video.m4v]=m4v
 	[mjpeg.avi]=avi [video.mkv]=mkv [video.webm]=webm [video.flv]=flv [video.wmv]=wmv
-	[mkv_named.mp4]=mkv
+	[mkv_named.mp4]=mkv [piped.webm]=webm
 )
 for f in "${!want[@]}"; do
 	cp "$MEDIA/$f" "$MNT/videos/$f" || fail "cp $f was refused"
@@ -40,7 +40,9 @@ ffprobe -v error -show_entries stream=width -of csv=p=0 "$MNT/videos/video.mkv" 
 # ls -l shows sizes from the catalog
 size=$(stat -c %s "$MNT/videos/moov_end.mp4")
 assert_eq "$size" "$(stat -c %s "$MEDIA/moov_end.mp4")" "size"
-assert_eq "$(ls "$MNT/videos" | wc -l)" 10 "listing"
+assert_eq "$(ls "$MNT/videos" | wc -l)" 11 "listing"
+dur=$(xattr user.hub.duration "$MNT/videos/piped.webm")
+awk -v d="$dur" 'BEGIN { exit !(d > 0.9 && d < 1.1) }' || fail "duration of a webm without one in its header: $dur"
 
 # random access: a few reads at odd offsets match the source
 for off in 0 1 4095 4097 100000 $((size - 7)); do
