@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <fuse.h>
+#include <fuse_log.h>
 #include <fuse_lowlevel.h>
 #include <libavformat/version.h>
 #include <sqlite3.h>
@@ -152,6 +153,32 @@ static void main_usage(const char *prog)
 	       prog);
 }
 
+/* libfuse's own messages go through hubfs_log (syslog once daemonized). libfuse writes
+ * some messages in pieces: collect them until the newline, so one message is one line. */
+__attribute__((format(printf, 2, 0))) static void main_fuse_log(enum fuse_log_level level,
+								const char *fmt, va_list ap)
+{
+	static __thread char line[1024];
+	static __thread size_t used;
+	int ours = level <= FUSE_LOG_ERR     ? HUBFS_LOG_ERR :
+		   level <= FUSE_LOG_WARNING ? HUBFS_LOG_WARN :
+		   level <= FUSE_LOG_INFO    ? HUBFS_LOG_INFO :
+					       HUBFS_LOG_DEBUG;
+	int n;
+
+	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	if (n > 0)
+		used += (size_t)n < sizeof(line) - used ? (size_t)n : sizeof(line) - used - 1;
+	if (used && line[used - 1] != '\n' && used < sizeof(line) - 1)
+		return;
+	while (used && line[used - 1] == '\n')
+		used--;
+	line[used] = '\0';
+	used = 0;
+	if (ours <= hubfs_log_level)
+		hubfs_log_write(ours, "%s", line);
+}
+
 /* mkdir -p with @mode for the directories it creates. */
 static int main_mkdirs(const char *path, mode_t mode)
 {
@@ -252,6 +279,7 @@ int main(int argc, char *argv[])
 
 	pthread_rwlock_init(&fs.inval_lock, NULL);
 	hubfs_log_init("hubfs", true, false);
+	fuse_set_log_func(main_fuse_log);
 	if (fuse_opt_parse(&args, &a, main_fuse_opts, main_opt_proc)) {
 		status = main_fail("%s", "cannot parse the command line");
 		goto out;
