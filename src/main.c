@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -242,6 +243,45 @@ static int main_config(struct hubfs_config *cfg, struct main_args *a)
 	return hubfs_config_finish(cfg, a->err, sizeof(a->err));
 }
 
+/*
+ * One mount per state_dir: the catalog, spool and instance id belong to it. An flock on
+ * state_dir/lock (held by the daemon for its lifetime, across daemonizing) refuses a second
+ * mount with a clear line instead of two daemons writing one catalog. Returns the fd or -1.
+ */
+static int main_lock_state(const char *state_dir)
+{
+	char path[4096], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		main_fail("cannot create '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		main_fail("state_dir '%s' is in use by another hubfs (pid %s)", state_dir,
+			  *pid ? pid : "unknown");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Record the daemon's pid in the lock file (after daemonizing). */
+static void main_lock_note_pid(int fd)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n)
+		hubfs_log(HUBFS_LOG_WARN, "cannot record the pid in the state_dir lock");
+}
+
 /* This mount's instance id: names its staged files in a shared data_dir. */
 static void main_instance(struct hubfs_catalog *cat, char *buf, size_t len)
 {
@@ -275,7 +315,7 @@ int main(int argc, char *argv[])
 	char path[4096], instance[32], err[HUBFS_CONFIG_ERR_MAX];
 	const char *mountpoint;
 	bool cfg_ready = false, mounted = false;
-	int rc, status = 1;
+	int rc, status = 1, lock_fd = -1;
 
 	pthread_rwlock_init(&fs.inval_lock, NULL);
 	hubfs_log_init("hubfs", true, false);
@@ -325,6 +365,9 @@ int main(int argc, char *argv[])
 				   strerror(rc ? -rc : errno));
 		goto out;
 	}
+	lock_fd = main_lock_state(cfg.state_dir);
+	if (lock_fd < 0)
+		goto out;
 
 	/* libfuse checks its own options here: an unknown one fails before anything opens. */
 	fs.cfg = &cfg;
@@ -373,6 +416,7 @@ int main(int argc, char *argv[])
 	}
 	if (!cmd.foreground)
 		hubfs_log_init("hubfs", false, cmd.debug);
+	main_lock_note_pid(lock_fd);
 	hubfs_event(HUBFS_EV_MOUNT, "mounted at '%s' (backend %s, node %s)", cmd.mountpoint,
 		    hubfs_backend_name(fs.be), cfg.node_name);
 
@@ -409,6 +453,8 @@ out:
 	if (cfg_ready)
 		hubfs_config_release(&cfg);
 	pthread_rwlock_destroy(&fs.inval_lock);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(cmd.mountpoint);
 	main_args_free(&a);
 	fuse_opt_free_args(&args);

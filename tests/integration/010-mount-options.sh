@@ -52,6 +52,11 @@ echo "$cfg" | grep -qx 'p2p=on' || fail "P2P_ENABLED=true: $cfg"
 echo "$cfg" | grep -qx 'max_streams=4' || fail "default: $cfg"
 grep -rq 's3cr3t-value' "$MNT/.hub/" "$LOG" "$STATE" && fail "a secret leaked"
 grep -q 'node=from-env' "$MNT/.hub/status" || fail "status node name"
+# one mount per state_dir: a second one is refused with the first one's pid
+mkdir -p "$T/mnt2"
+out=$("$HUBFS_BIN" -f -o "state_dir=$STATE,data_dir=$DATA" "$T/mnt2" 2>&1) && fail "second mount on one state_dir"
+echo "$out" | grep -q "state_dir '$STATE' is in use by another hubfs (pid $HUB_PID)" || fail "second mount message: $out"
+mountpoint -q "$T/mnt2" && fail "second mount is mounted"
 hub_umount
 
 # mount.fuse3 / mount -t fuse.hubfs and an fstab line pass our options through. mount(8)
