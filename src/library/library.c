@@ -71,12 +71,17 @@ int hubfs_library_remove(struct hubfs_library *lib, const char *path)
 
 	pthread_mutex_lock(&lib->ns_lock);
 	rc = hubfs_catalog_get(lib->cat, path, &e);
-	if (rc)
+	if (rc) {
+		/* Only an upload in progress has this name: unlinked while open. */
+		if (lib_uploads_unlink(lib, path))
+			rc = 0;
 		goto out;
+	}
 	if (e.is_dir) {
 		rc = -EISDIR;
 		goto out;
 	}
+	lib_uploads_unlink(lib, path); /* a replacement being written goes with the name */
 	rc = hubfs_backend_remove(lib->be, path);
 	if (rc && rc != -ENOENT) {
 		hubfs_event(HUBFS_EV_ERROR, "cannot delete 'videos/%s': %s", path, strerror(-rc));

@@ -39,6 +39,9 @@ void lib_invalidate(struct hubfs_library *lib, const char *path);
 
 /* Rename uploads in progress under @from to @to (file or directory prefix). up_lock inside. */
 void lib_uploads_rename(struct hubfs_library *lib, const char *from, const char *to);
+/* Mark uploads in progress at @path as removed (their commit discards them). Returns how
+ * many there were. up_lock inside. */
+int lib_uploads_unlink(struct hubfs_library *lib, const char *path);
 /* Is an upload in progress at @dir or below it? */
 bool lib_uploads_under(struct hubfs_library *lib, const char *dir);
 

@@ -45,10 +45,11 @@ struct hubfs_library_upload {
 	int64_t mtime_ns;      /* last write */
 	int64_t user_mtime_ns; /* set by utimens before commit; 0 = none */
 	uint32_t mode, uid, gid;
-	pid_t owner; /* the writing process (tgid) */
-	int poison;  /* first write error: commit fails with it */
-	bool done;   /* committed or refused */
-	int result;  /* commit's result, returned again on a second flush */
+	pid_t owner;   /* the writing process (tgid) */
+	bool unlinked; /* lib->up_lock: its name was removed; commit discards it */
+	int poison;    /* first write error: commit fails with it */
+	bool done;     /* committed or refused */
+	int result;    /* commit's result, returned again on a second flush */
 	struct timespec started;
 	struct hubfs_library_upload *prev, *next; /* lib->up_lock; linked while in progress */
 };
@@ -292,6 +293,14 @@ int hubfs_library_upload_commit(struct hubfs_library_upload *up)
 	snprintf(path, sizeof(path), "%s", up->path);
 	pthread_mutex_unlock(&lib->up_lock);
 
+	pthread_mutex_lock(&lib->up_lock);
+	if (up->unlinked) {
+		/* Removed while open, like an unlinked file: its bytes go nowhere. */
+		pthread_mutex_unlock(&lib->up_lock);
+		rc = 0;
+		goto refuse;
+	}
+	pthread_mutex_unlock(&lib->up_lock);
 	if (up->poison) {
 		rc = up->poison;
 		goto refuse;
@@ -401,7 +410,7 @@ int hubfs_library_upload_setattr_path(struct hubfs_library *lib, const char *pat
 	 * which only touches size/hash: the attribute fields are ours alone here. */
 	pthread_mutex_lock(&lib->up_lock);
 	for (up = lib->uploads; up; up = up->next) {
-		if (!strcmp(up->path, path)) {
+		if (!up->unlinked && !strcmp(up->path, path)) {
 			up_setattr_locked(up, mode, uid, gid, mtime_ns);
 			rc = 0;
 			break;
@@ -434,7 +443,8 @@ int hubfs_library_upload_open_staged(struct hubfs_library *lib, const char *path
 	/* up_lock keeps the upload (and its staged file) alive while we open it. */
 	pthread_mutex_lock(&lib->up_lock);
 	for (up = lib->uploads; up; up = up->next) {
-		if (strcmp(up->path, path) || (owner && up->owner != owner) || !up->bu)
+		if (up->unlinked || strcmp(up->path, path) || (owner && up->owner != owner) ||
+		    !up->bu)
 			continue;
 		fd = open(hubfs_backend_upload_staged_path(lib->be, up->bu), O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -480,7 +490,7 @@ bool hubfs_library_upload_find(struct hubfs_library *lib, const char *path,
 
 	pthread_mutex_lock(&lib->up_lock);
 	for (up = lib->uploads; up; up = up->next) {
-		if (strcmp(up->path, path))
+		if (up->unlinked || strcmp(up->path, path))
 			continue;
 		if (out)
 			up_fill_meta(up, out); /* size/mtime read racily: fine for a lookup */
@@ -513,6 +523,22 @@ void lib_uploads_rename(struct hubfs_library *lib, const char *from, const char 
 		}
 	}
 	pthread_mutex_unlock(&lib->up_lock);
+}
+
+int lib_uploads_unlink(struct hubfs_library *lib, const char *path)
+{
+	struct hubfs_library_upload *up;
+	int n = 0;
+
+	pthread_mutex_lock(&lib->up_lock);
+	for (up = lib->uploads; up; up = up->next) {
+		if (!up->unlinked && !strcmp(up->path, path)) {
+			up->unlinked = true;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&lib->up_lock);
+	return n;
 }
 
 bool lib_uploads_under(struct hubfs_library *lib, const char *dir)

@@ -94,6 +94,21 @@ kill $iw; wait $iw 2>/dev/null || true
 grep -q 'CLOSE_WRITE,CLOSE watched.flv' "$T/inotify" || fail "no close_write: $(cat "$T/inotify")"
 grep -q 'MOVED_TO watched2.flv' "$T/inotify" || fail "no moved_to: $(cat "$T/inotify")"
 
+# a video unlinked while it is being written is gone, and stays gone after close
+python3 - "$MNT/videos/unlinked.mp4" "$MEDIA/faststart.mp4" <<'PY' || fail "unlink while writing"
+import os, sys
+p, src = sys.argv[1:]
+fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, open(src, "rb").read())
+os.unlink(p)
+if os.path.exists(p):
+    sys.exit("still there after unlink")
+os.close(fd)
+if os.path.exists(p) or "unlinked.mp4" in os.listdir(os.path.dirname(p)):
+    sys.exit("back after close")
+PY
+[ ! -e "$DATA/unlinked.mp4" ] || fail "an unlinked upload reached data_dir"
+
 # statfs comes from the backend's filesystem
 df "$MNT" >/dev/null || fail "statfs"
 assert_eq "$(stat -f -c %b "$MNT")" "$(stat -f -c %b "$DATA")" "statfs blocks"
