@@ -11,6 +11,7 @@
 #   test    tools the tests drive the mount with (ffmpeg, inotifywait, rsync, getfattr,
 #           vim, nano, ...) and the format/lint checkers
 #   run     what a mounted hubfs needs at run time (fusermount3, getfattr, findmnt)
+#   bench   what scripts/bench.sh adds: ffmpeg (test media), strace (close() timings)
 #
 # Only missing packages are installed: one `apt-get update` and one `apt-get install` per
 # call, and none at all when everything is present. Installing needs root; without it the
@@ -35,6 +36,9 @@ hubfs_deps_packages()
 		;;
 	run)
 		printf '%s\n' fuse3 attr util-linux psmisc procps
+		;;
+	bench)
+		printf '%s\n' ffmpeg strace procps util-linux coreutils
 		;;
 	*)
 		return 1
@@ -66,14 +70,14 @@ hubfs_deps_install()
 {
 	local groups=("$@") group pkg pkgs missing=()
 
-	[ ${#groups[@]} -gt 0 ] || groups=(build test run)
+	[ ${#groups[@]} -gt 0 ] || groups=(build test run bench)
 	if ! command -v dpkg-query >/dev/null 2>&1; then
 		echo "deps: dpkg-query not found: hubfs's scripts expect Debian 12" >&2
 		return 1
 	fi
 	for group in "${groups[@]}"; do
 		if ! pkgs=$(hubfs_deps_packages "$group"); then
-			echo "deps: unknown group '$group' (known: build test run)" >&2
+			echo "deps: unknown group '$group' (known: build test run bench)" >&2
 			return 1
 		fi
 		for pkg in $pkgs; do

@@ -25,10 +25,13 @@ bad_mount "credentials" -o "$base,aws_secret_access_key=hunter2"
 MAX_UPLOAD_SIZE_MB=-3 bad_mount "MAX_UPLOAD_SIZE_MB" -o "$base"
 touch "$T/notadir"
 bad_mount "not a directory" -o "state_dir=$STATE,data_dir=$T/notadir"
-mkdir -p "$T/ro" && chmod 500 "$T/ro"
-if [ "$(id -u)" != 0 ]; then
-	bad_mount "state_dir" -o "state_dir=$T/ro/state,data_dir=$DATA"
-fi
+# an unwritable state_dir (a read-only filesystem: even root cannot write there)
+mkdir -p "$T/ro/state"
+mount -t tmpfs -o ro,size=1m tmpfs "$T/ro"
+HUB_UNDO+=("umount '$T/ro'")
+bad_mount "state_dir '$T/ro/state' is not writable" -o "state_dir=$T/ro/state,data_dir=$DATA"
+bad_mount "state_dir '$T/ro' is not writable" -o "state_dir=$T/ro,data_dir=$DATA"
+bad_mount "data_dir '$T/ro' is not writable" -o "state_dir=$STATE,data_dir=$T/ro"
 bad_mount "state_dir" -o "state_dir=$T/notadir/state,data_dir=$DATA"
 printf '[hubfs]\nmax_upload_mb = nope\n' >"$T/bad.conf"
 bad_mount "bad.conf:2" --config "$T/bad.conf" -o "$base"
