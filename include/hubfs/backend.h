@@ -41,6 +41,7 @@ struct hubfs_backend_entry {
 	bool is_dir;
 	uint64_t size;
 	int64_t mtime_ns;
+	int64_t record_mtime_ns; /* version marker of its metadata record; 0: none */
 };
 
 typedef int (*hubfs_backend_list_fn)(void *arg, const struct hubfs_backend_entry *e);

@@ -33,6 +33,10 @@ struct hubfs_video_meta {
 	uint32_t uid, gid;     /* owner (chown) */
 	int64_t file_mtime_ns; /* identity of the backend bytes: the stored file's mtime... */
 	uint64_t file_size;    /* ...and size when this record was written; 0 if unknown */
+	/* The backend's version marker of the stored record itself (the sidecar's mtime on
+	 * local/NFS), so another mount notices a chmod/chown that left the bytes alone. Filled
+	 * by the backend; not part of the text form. 0 if unknown. */
+	int64_t record_mtime_ns;
 };
 
 /*

@@ -96,6 +96,22 @@ static int64_t local_mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/*
+ * ns since the epoch -> timespec for futimens/utimensat. Floors, so that a time before 1970
+ * (cp -a, touch -d 1969-...) gets tv_nsec in [0, 1e9) as the kernel requires (C's % would
+ * make it negative: EINVAL).
+ */
+static struct timespec local_ts(int64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000), .tv_nsec = ns % 1000000000 };
+
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000;
+	}
+	return ts;
+}
+
 static int local_mkdirs(int dirfd, const char *rel)
 {
 	char buf[PATH_MAX];
@@ -112,6 +128,22 @@ static int local_mkdirs(int dirfd, const char *rel)
 	}
 	if (mkdirat(dirfd, buf, 0755) && errno != EEXIST)
 		return -errno;
+	return 0;
+}
+
+/* opendir of @rel under data_dir (fd-relative, so a renamed data_dir path cannot race). */
+static int local_opendir(struct local_backend *lb, const char *rel, DIR **out)
+{
+	int fd = openat(lb->root_fd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	*out = fdopendir(fd);
+	if (!*out) {
+		close(fd);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -219,16 +251,12 @@ static int local_recover(struct hubfs_backend *be)
 	struct stat st;
 	time_t now = time(NULL);
 	DIR *d;
-	int fd, removed = 0;
+	int fd, rc, removed = 0;
 
-	fd = openat(lb->root_fd, LOCAL_STAGING, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	rc = local_opendir(lb, LOCAL_STAGING, &d);
+	if (rc)
+		return rc;
+	fd = dirfd(d);
 	while ((de = readdir(d))) {
 		bool mine = !strncmp(de->d_name, lb->instance, ilen) && de->d_name[ilen] == '-';
 
@@ -313,9 +341,10 @@ static void local_upload_abort(struct hubfs_upload *up)
 
 /* Write the sidecar of @key atomically (temp in staging, rename beside the video). */
 static int local_write_sidecar(struct local_backend *lb, const char *key,
-			       const struct hubfs_video_meta *meta)
+			       struct hubfs_video_meta *meta)
 {
 	char side[PATH_MAX], tmp[128], text[2048];
+	struct stat st;
 	int fd, n, rc;
 
 	rc = local_sidecar(key, side, sizeof(side));
@@ -331,12 +360,22 @@ static int local_write_sidecar(struct local_backend *lb, const char *key,
 		return -errno;
 	if (write(fd, text, (size_t)n) != n)
 		rc = errno ? -errno : -EIO;
+	else if (!fstat(fd, &st))
+		meta->record_mtime_ns = local_mtime_ns(&st); /* rename keeps it */
 	close(fd);
 	if (!rc && renameat(lb->root_fd, tmp, lb->root_fd, side))
 		rc = -errno;
 	if (rc)
 		unlinkat(lb->root_fd, tmp, 0);
 	return rc;
+}
+
+/* utimensat/futimens arguments that set mtime to @mtime_ns and leave atime alone. */
+static void local_times(int64_t mtime_ns, struct timespec ts[2])
+{
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = local_ts(mtime_ns);
 }
 
 static void local_identity(struct hubfs_video_meta *meta, const struct stat *st)
@@ -348,6 +387,7 @@ static void local_identity(struct hubfs_video_meta *meta, const struct stat *st)
 static int local_upload_commit(struct hubfs_upload *up, const char *key,
 			       struct hubfs_video_meta *meta)
 {
+	struct timespec ts[2];
 	struct local_backend *lb = up->be;
 	struct stat st;
 	int rc = 0;
@@ -355,11 +395,7 @@ static int local_upload_commit(struct hubfs_upload *up, const char *key,
 	if (meta->mode && fchmod(up->fd, meta->mode & 07777))
 		rc = -errno;
 	if (!rc && meta->mtime_ns) {
-		struct timespec ts[2] = {
-			{ .tv_sec = 0, .tv_nsec = UTIME_OMIT },
-			{ .tv_sec = meta->mtime_ns / 1000000000,
-			  .tv_nsec = meta->mtime_ns % 1000000000 },
-		};
+		local_times(meta->mtime_ns, ts);
 		if (futimens(up->fd, ts))
 			rc = -errno;
 	}
@@ -473,17 +509,13 @@ static int local_rmdir(struct hubfs_backend *be, const char *key)
 	struct local_backend *lb = local_of(be);
 	struct dirent *de;
 	DIR *d;
-	int fd;
+	int fd, rc;
 
 	/* Orphaned sidecars (their video is gone) must not keep the directory alive. */
-	fd = openat(lb->root_fd, key, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	rc = local_opendir(lb, key, &d);
+	if (rc)
+		return rc;
+	fd = dirfd(d);
 	while ((de = readdir(d))) {
 		char video[NAME_MAX + 1];
 		size_t n = strlen(de->d_name);
@@ -499,6 +531,18 @@ static int local_rmdir(struct hubfs_backend *be, const char *key)
 	return unlinkat(lb->root_fd, key, AT_REMOVEDIR) ? -errno : 0;
 }
 
+/* The sidecar's mtime for video @name in directory @dirfd: its record's version marker. */
+static int64_t local_record_mtime(int dirfd, const char *name)
+{
+	char side[NAME_MAX + 16];
+	struct stat st;
+	int n = snprintf(side, sizeof(side), ".%s" LOCAL_SIDECAR_SUFFIX, name);
+
+	if (n < 0 || (size_t)n >= sizeof(side) || fstatat(dirfd, side, &st, AT_SYMLINK_NOFOLLOW))
+		return 0;
+	return local_mtime_ns(&st);
+}
+
 static int local_list(struct hubfs_backend *be, const char *key, hubfs_backend_list_fn fn,
 		      void *arg)
 {
@@ -509,14 +553,10 @@ static int local_list(struct hubfs_backend *be, const char *key, hubfs_backend_l
 	DIR *d;
 	int fd, rc = 0;
 
-	fd = openat(lb->root_fd, *key ? key : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	rc = local_opendir(lb, key, &d);
+	if (rc)
+		return rc;
+	fd = dirfd(d);
 	while (!rc && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, ".hubfs") || local_is_sidecar(de->d_name))
@@ -529,6 +569,7 @@ static int local_list(struct hubfs_backend *be, const char *key, hubfs_backend_l
 		e.is_dir = S_ISDIR(st.st_mode);
 		e.size = (uint64_t)st.st_size;
 		e.mtime_ns = local_mtime_ns(&st);
+		e.record_mtime_ns = e.is_dir ? 0 : local_record_mtime(fd, de->d_name);
 		rc = fn(arg, &e);
 	}
 	closedir(d);
@@ -545,6 +586,14 @@ static int local_stat(struct hubfs_backend *be, const char *key, struct hubfs_ba
 	e->is_dir = S_ISDIR(st.st_mode);
 	e->size = (uint64_t)st.st_size;
 	e->mtime_ns = local_mtime_ns(&st);
+	e->record_mtime_ns = 0;
+	if (!e->is_dir) {
+		char side[PATH_MAX];
+
+		if (!local_sidecar(key, side, sizeof(side)) &&
+		    !fstatat(local_of(be)->root_fd, side, &st, AT_SYMLINK_NOFOLLOW))
+			e->record_mtime_ns = local_mtime_ns(&st);
+	}
 	return 0;
 }
 
@@ -552,6 +601,7 @@ static int local_meta_get(struct hubfs_backend *be, const char *key, struct hubf
 {
 	struct local_backend *lb = local_of(be);
 	char side[PATH_MAX], text[4096];
+	struct stat st;
 	ssize_t n;
 	int fd, rc;
 
@@ -563,25 +613,27 @@ static int local_meta_get(struct hubfs_backend *be, const char *key, struct hubf
 		return -errno;
 	n = read(fd, text, sizeof(text));
 	rc = n < 0 ? -errno : 0;
+	if (!rc && fstat(fd, &st))
+		rc = -errno;
 	close(fd);
 	if (rc)
 		return rc;
 	if (n == (ssize_t)sizeof(text))
 		return -EINVAL; /* no sidecar of ours is that long */
-	return hubfs_video_meta_parse(meta, text, (size_t)n);
+	rc = hubfs_video_meta_parse(meta, text, (size_t)n);
+	if (!rc)
+		meta->record_mtime_ns = local_mtime_ns(&st);
+	return rc;
 }
 
 static int local_meta_put(struct hubfs_backend *be, const char *key, struct hubfs_video_meta *meta)
 {
+	struct timespec ts[2];
 	struct local_backend *lb = local_of(be);
 	struct stat st;
 
 	if (meta->mtime_ns) {
-		struct timespec ts[2] = {
-			{ .tv_sec = 0, .tv_nsec = UTIME_OMIT },
-			{ .tv_sec = meta->mtime_ns / 1000000000,
-			  .tv_nsec = meta->mtime_ns % 1000000000 },
-		};
+		local_times(meta->mtime_ns, ts);
 		if (utimensat(lb->root_fd, key, ts, AT_SYMLINK_NOFOLLOW))
 			return -errno;
 	}

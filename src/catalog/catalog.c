@@ -36,7 +36,7 @@
 /* The columns of struct hubfs_video_meta, in the order cat_bind_meta and cat_read_entry use. */
 #define CAT_META_COLS                                                                              \
 	"size, sha256, duration, width, height, fps, video_codec, audio_codec, container, "        \
-	"bitrate, uploaded, mtime_ns, mode, uid, gid, file_mtime_ns, file_size"
+	"bitrate, uploaded, mtime_ns, mode, uid, gid, file_mtime_ns, file_size, record_mtime_ns"
 
 enum cat_stmt {
 	CAT_BEGIN,
@@ -70,7 +70,7 @@ static const char *const cat_sql[CAT_NSTMT] = {
 	[CAT_UPSERT] = "INSERT INTO videos (path, parent, name, is_dir, " CAT_META_COLS
 		       ")"
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-		       " ?16, ?17, ?18, ?19, ?20, ?21)"
+		       " ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
 		       " ON CONFLICT (path) DO UPDATE SET is_dir = excluded.is_dir,"
 		       " size = excluded.size, sha256 = excluded.sha256,"
 		       " duration = excluded.duration, width = excluded.width,"
@@ -79,7 +79,8 @@ static const char *const cat_sql[CAT_NSTMT] = {
 		       " container = excluded.container, bitrate = excluded.bitrate,"
 		       " uploaded = excluded.uploaded, mtime_ns = excluded.mtime_ns,"
 		       " mode = excluded.mode, uid = excluded.uid, gid = excluded.gid,"
-		       " file_mtime_ns = excluded.file_mtime_ns, file_size = excluded.file_size",
+		       " file_mtime_ns = excluded.file_mtime_ns, file_size = excluded.file_size,"
+		       " record_mtime_ns = excluded.record_mtime_ns",
 	[CAT_DELETE] = "DELETE FROM videos WHERE path = ?1",
 	[CAT_MOVE_ONE] = "UPDATE videos SET path = ?2, parent = ?3, name = ?4 WHERE path = ?1",
 	/*
@@ -209,6 +210,7 @@ static void cat_read_entry(sqlite3_stmt *st, int col, struct hubfs_cat_entry *e)
 	m->gid = (uint32_t)sqlite3_column_int64(st, col + 15);
 	m->file_mtime_ns = sqlite3_column_int64(st, col + 16);
 	m->file_size = (uint64_t)sqlite3_column_int64(st, col + 17);
+	m->record_mtime_ns = sqlite3_column_int64(st, col + 18);
 }
 
 /* SQLite stores a NaN as NULL, which the NOT NULL columns refuse. */
@@ -254,6 +256,7 @@ static int cat_bind_meta(struct hubfs_catalog *cat, sqlite3_stmt *st, int idx,
 	sqlite3_bind_int64(st, idx + 14, m->gid);
 	sqlite3_bind_int64(st, idx + 15, m->file_mtime_ns);
 	sqlite3_bind_int64(st, idx + 16, (sqlite3_int64)m->file_size);
+	sqlite3_bind_int64(st, idx + 17, m->record_mtime_ns);
 out:
 	return rc;
 }

@@ -61,9 +61,17 @@ static const char cat_schema_v1[] =
 	" value TEXT NOT NULL"
 	") WITHOUT ROWID;";
 
-/* Later: { 2, "CREATE TABLE streams (...);", NULL }, notes' versions, peers. */
+/*
+ * Version 2: the version marker of each video's metadata record in the backend, so a
+ * chmod/chown made through another mount (the bytes unchanged) is noticed by the scanner.
+ */
+static const char cat_schema_v2[] =
+	"ALTER TABLE videos ADD COLUMN record_mtime_ns INTEGER NOT NULL DEFAULT 0;";
+
+/* Later: streams, notes' versions, peers. */
 const struct cat_migration cat_migrations[] = {
 	{ 1, cat_schema_v1, NULL },
+	{ 2, cat_schema_v2, NULL },
 };
 const size_t cat_nmigrations = sizeof(cat_migrations) / sizeof(cat_migrations[0]);
 
@@ -134,7 +142,7 @@ int cat_schema_migrate(sqlite3 *db, const struct cat_migration *list, size_t n, 
 {
 	const struct cat_migration *step;
 	int target;
-	int cur = 0;
+	int cur = 0, start = -1; /* start: the file's version before any step (0: new file) */
 	char sql[64];
 	int rc;
 
@@ -151,6 +159,8 @@ int cat_schema_migrate(sqlite3 *db, const struct cat_migration *list, size_t n, 
 		if (rc)
 			goto out;
 		*version = cur;
+		if (start < 0)
+			start = cur;
 		if (cur < 0 || cur > target) {
 			hubfs_log(
 				HUBFS_LOG_ERR,
@@ -181,11 +191,11 @@ int cat_schema_migrate(sqlite3 *db, const struct cat_migration *list, size_t n, 
 		if (rc)
 			goto out;
 		*version = step->version;
-		if (cur > 0)
-			hubfs_log(HUBFS_LOG_INFO, "catalog: schema upgraded from version %d to %d",
-				  cur, step->version);
 	}
 	rc = cat_exec(db, "COMMIT", "end schema check");
+	if (!rc && start > 0 && start < cur)
+		hubfs_log(HUBFS_LOG_INFO, "catalog: schema upgraded from version %d to %d", start,
+			  cur); /* a new file is not an upgrade */
 out:
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

@@ -52,14 +52,20 @@ struct vid_handle {
 
 static void vid_stat_meta(struct stat *st, bool is_dir, const struct hubfs_video_meta *m)
 {
+	/* Floor division: a time before 1970 (touch -d 1969-...) keeps tv_nsec in [0, 1e9). */
+	int64_t sec = m->mtime_ns / 1000000000, nsec = m->mtime_ns % 1000000000;
+
+	if (nsec < 0) {
+		sec--;
+		nsec += 1000000000;
+	}
 	if (is_dir) {
-		hubfs_fs_fill_dir(st, m->mode ? m->mode : 0755, (time_t)(m->mtime_ns / 1000000000));
+		hubfs_fs_fill_dir(st, m->mode ? m->mode : 0755, (time_t)sec);
 	} else {
-		hubfs_fs_fill_file(st, m->mode ? m->mode : 0644, (off_t)m->size,
-				   (time_t)(m->mtime_ns / 1000000000));
+		hubfs_fs_fill_file(st, m->mode ? m->mode : 0644, (off_t)m->size, (time_t)sec);
 		st->st_blksize = VID_BLKSIZE;
 	}
-	st->st_mtim.tv_nsec = m->mtime_ns % 1000000000;
+	st->st_mtim.tv_nsec = nsec;
 	st->st_ctim = st->st_mtim;
 	if (m->uid || m->gid) {
 		st->st_uid = m->uid;

@@ -81,12 +81,14 @@ int hubfs_library_remove(struct hubfs_library *lib, const char *path)
 		rc = -EISDIR;
 		goto out;
 	}
-	lib_uploads_unlink(lib, path); /* a replacement being written goes with the name */
 	rc = hubfs_backend_remove(lib->be, path);
 	if (rc && rc != -ENOENT) {
 		hubfs_event(HUBFS_EV_ERROR, "cannot delete 'videos/%s': %s", path, strerror(-rc));
 		goto out;
 	}
+	/* A replacement being written goes with the name, once the name is really gone: a
+	 * failed rm leaves it, or the writer's close would report success and store nothing. */
+	lib_uploads_unlink(lib, path);
 	rc = hubfs_catalog_delete(lib->cat, path);
 	if (!rc)
 		hubfs_event(HUBFS_EV_DELETE, "deleted 'videos/%s'", path);
@@ -104,10 +106,16 @@ int hubfs_library_rename(struct hubfs_library *lib, const char *from, const char
 	pthread_mutex_lock(&lib->ns_lock);
 	rc = hubfs_catalog_get(lib->cat, from, &src);
 	if (rc) {
-		/* Only an upload in progress lives here: it follows the name. */
+		/* Only an upload in progress lives here: it follows the name (and replaces a
+		 * video at @to when it commits). A directory at @to would only make that commit
+		 * fail at close; refuse now, as rename(2) of a file onto a directory does. */
 		if (hubfs_library_upload_find(lib, from, NULL)) {
-			lib_uploads_rename(lib, from, to);
-			rc = 0;
+			if (!hubfs_catalog_get(lib->cat, to, &dst) && dst.is_dir) {
+				rc = -EISDIR;
+			} else {
+				lib_uploads_rename(lib, from, to);
+				rc = 0;
+			}
 		}
 		goto out;
 	}
@@ -160,8 +168,16 @@ int hubfs_library_mkdir(struct hubfs_library *lib, const char *path, uint32_t mo
 		goto out;
 	}
 	rc = hubfs_backend_mkdir(lib->be, path, e.meta.mode);
-	if (rc == -EEXIST)
-		rc = 0; /* there in the backend but not yet scanned: adopt it */
+	if (rc == -EEXIST) {
+		/* There in the backend but not yet scanned: adopt it if it is a directory. A file
+		 * the catalog does not list (not a video name, or rejected) is not one: adopting
+		 * it would list a directory that the next scan drops again. */
+		struct hubfs_backend_entry be_e;
+
+		rc = hubfs_backend_stat(lib->be, path, &be_e);
+		if (!rc && !be_e.is_dir)
+			rc = -EEXIST;
+	}
 	if (!rc)
 		rc = hubfs_catalog_put(lib->cat, path, &e);
 out:

@@ -41,6 +41,7 @@ struct scan_item {
 	bool is_dir;
 	uint64_t size;    /* backend: bytes; catalog: recorded file_size */
 	int64_t mtime_ns; /* backend: mtime; catalog: recorded file_mtime_ns */
+	int64_t record;   /* version marker of the metadata record (0: unknown) */
 };
 
 struct scan_list {
@@ -49,7 +50,7 @@ struct scan_list {
 };
 
 static int scan_push(struct scan_list *l, const char *name, bool is_dir, uint64_t size,
-		     int64_t mtime_ns)
+		     int64_t mtime_ns, int64_t record)
 {
 	struct scan_item *grown;
 
@@ -68,6 +69,7 @@ static int scan_push(struct scan_list *l, const char *name, bool is_dir, uint64_
 	l->v[l->n].is_dir = is_dir;
 	l->v[l->n].size = size;
 	l->v[l->n].mtime_ns = mtime_ns;
+	l->v[l->n].record = record;
 	l->n++;
 	return 0;
 }
@@ -91,12 +93,13 @@ static int scan_backend_cb(void *arg, const struct hubfs_backend_entry *e)
 
 	if (rc)
 		return 0; /* not something videos/ can show: ignore */
-	return scan_push(arg, e->name, e->is_dir, e->size, e->mtime_ns);
+	return scan_push(arg, e->name, e->is_dir, e->size, e->mtime_ns, e->record_mtime_ns);
 }
 
 static int scan_catalog_cb(void *arg, const char *name, const struct hubfs_cat_entry *e)
 {
-	return scan_push(arg, name, e->is_dir, e->meta.file_size, e->meta.file_mtime_ns);
+	return scan_push(arg, name, e->is_dir, e->meta.file_size, e->meta.file_mtime_ns,
+			 e->meta.record_mtime_ns);
 }
 
 static void scan_join(const char *dir, const char *name, char *buf, size_t len)
@@ -139,7 +142,8 @@ static int64_t scan_now_ns(void)
  * A backend file the catalog lacks or has stale: adopt a matching record (0), or ask for a
  * probe (1), or wait (2: still being written, or a known reject).
  */
-static int scan_file_locked(struct hubfs_library *lib, const char *path, const struct scan_item *b)
+static int scan_file_locked(struct hubfs_library *lib, const char *path, const struct scan_item *b,
+			    bool known)
 {
 	struct hubfs_cat_entry e = { 0 };
 	char why[256];
@@ -149,7 +153,12 @@ static int scan_file_locked(struct hubfs_library *lib, const char *path, const s
 		if (hubfs_catalog_put(lib->cat, path, &e))
 			return 2;
 		hubfs_catalog_reject_delete(lib->cat, path);
-		hubfs_event(HUBFS_EV_SCAN, "found 'videos/%s' (stored by another mount)", path);
+		if (known)
+			hubfs_event(HUBFS_EV_SCAN, "updated 'videos/%s' (changed by another mount)",
+				    path);
+		else
+			hubfs_event(HUBFS_EV_SCAN, "found 'videos/%s' (stored by another mount)",
+				    path);
 		lib_invalidate(lib, path);
 		return 0;
 	}
@@ -176,11 +185,17 @@ static void scan_probe(struct hubfs_library *lib, const char *path, const struct
 	if (hubfs_backend_stat(lib->be, path, &now) || now.size != b->size ||
 	    now.mtime_ns != b->mtime_ns)
 		goto out; /* changed meanwhile: next pass */
+	if (rc && rc != -EINVAL) {
+		/* Not the content's fault (unreadable, out of memory): try again next pass,
+		 * and say so once per pass rather than remembering it as bad content. */
+		hubfs_log(HUBFS_LOG_WARN, "cannot check 'videos/%s' found in the backend: %s", path,
+			  why);
+		goto out;
+	}
 	if (rc) {
 		hubfs_catalog_reject_put(lib->cat, path, b->size, b->mtime_ns, why);
-		if (rc == -EINVAL)
-			hubfs_event(HUBFS_EV_REJECT,
-				    "rejected 'videos/%s' (found in the backend): %s", path, why);
+		hubfs_event(HUBFS_EV_REJECT, "rejected 'videos/%s' (found in the backend): %s",
+			    path, why);
 		if (!hubfs_catalog_get(lib->cat, path, &(struct hubfs_cat_entry){ 0 }))
 			scan_forget(lib, path, false);
 		goto out;
@@ -247,10 +262,12 @@ static int scan_dir(struct hubfs_library *lib, const char *dir, int depth)
 				if (!hubfs_catalog_put(lib->cat, path, &de))
 					lib_invalidate(lib, path);
 			}
-			scan_push(&subdirs, b->name, true, 0, 0);
-		} else if (!k || k->size != b->size || k->mtime_ns != b->mtime_ns) {
-			if (scan_file_locked(lib, path, b) == 1)
-				scan_push(&probe, b->name, false, b->size, b->mtime_ns);
+			scan_push(&subdirs, b->name, true, 0, 0, 0);
+		} else if (!k || k->size != b->size || k->mtime_ns != b->mtime_ns ||
+			   (b->record && b->record != k->record)) {
+			/* new, new bytes, or a record rewritten elsewhere (chmod, chown) */
+			if (scan_file_locked(lib, path, b, k != NULL) == 1)
+				scan_push(&probe, b->name, false, b->size, b->mtime_ns, 0);
 		}
 		if (c <= 0)
 			i++;

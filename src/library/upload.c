@@ -7,7 +7,8 @@
  * is hashed once at commit instead. Commit validates the staged bytes with the FFmpeg
  * libraries; only valid content is committed to the backend and entered in the catalog, so
  * nothing half-made or invalid is ever listed. A write that fails (EFBIG past max_upload_mb,
- * EIO, ENOSPC) poisons the upload: its commit fails with that error and nothing is stored.
+ * EIO, ENOSPC), or a truncate the backend fails, poisons the upload: its commit fails with
+ * that error and nothing is stored.
  *
  * Threads: FUSE threads. Locks: up->lock serialises one handle's calls; lib->up_lock guards
  * the list of uploads and each upload's path (renames); lib->ns_lock is taken around the
@@ -190,8 +191,14 @@ int hubfs_library_upload_truncate(struct hubfs_library_upload *up, off_t size)
 		goto out;
 	}
 	rc = hubfs_backend_upload_truncate(lib->be, up->bu, size);
-	if (rc)
+	if (rc) {
+		/* Like a failed write: the staged bytes are no longer what the writer meant, so
+		 * its close must not commit them. (The EFBIG check above changes nothing.) */
+		hubfs_event(HUBFS_EV_ERROR, "cannot stage 'videos/%s': %s", up->path,
+			    strerror(-rc));
+		up_poison(up, rc);
 		goto out;
+	}
 	if (size == 0) {
 		EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL);
 		up->hashed = 0;
@@ -546,9 +553,10 @@ bool lib_uploads_under(struct hubfs_library *lib, const char *dir)
 	struct hubfs_library_upload *up;
 	bool found = false;
 
+	/* An unlinked upload has no name left in @dir (rm d/x; rmdir d while cp still runs). */
 	pthread_mutex_lock(&lib->up_lock);
 	for (up = lib->uploads; up && !found; up = up->next)
-		found = up_under(up->path, dir);
+		found = !up->unlinked && up_under(up->path, dir);
 	pthread_mutex_unlock(&lib->up_lock);
 	return found;
 }

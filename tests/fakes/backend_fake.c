@@ -96,6 +96,7 @@ struct fake_backend {
 	unsigned int calls[FAKE_OP_COUNT]; /* lock */
 	unsigned int uploads_open;         /* lock */
 	unsigned int seq;                  /* lock */
+	int64_t rec_version;               /* lock: last record version marker handed out */
 	struct fake_rec *recs;             /* lock */
 	size_t nrecs, caprecs;             /* lock */
 };
@@ -131,8 +132,8 @@ static void fake_count(struct fake_backend *fb, enum fake_op op)
 
 static int fake_path(struct fake_backend *fb, const char *key, char *buf, size_t len)
 {
-	int n = *key ? snprintf(buf, len, "%s/%s", fb->data, key)
-		     : snprintf(buf, len, "%s", fb->data);
+	int n = *key ? snprintf(buf, len, "%s/%s", fb->data, key) :
+		       snprintf(buf, len, "%s", fb->data);
 
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
@@ -174,11 +175,18 @@ static void fake_rec_drop(struct fake_backend *fb, const char *key)
 	*r = fb->recs[--fb->nrecs];
 }
 
-static int fake_rec_put(struct fake_backend *fb, const char *key,
-			const struct hubfs_video_meta *meta)
+/*
+ * Store @meta as @key's record. @bump: a new version of the record (a commit, a chmod...):
+ * give it a new version marker, reported back in meta->record_mtime_ns and by list/stat, as
+ * the local backend does with its sidecar's mtime; a rename keeps the marker.
+ */
+static int fake_rec_put(struct fake_backend *fb, const char *key, struct hubfs_video_meta *meta,
+			bool bump)
 {
 	struct fake_rec *r = fake_rec_find(fb, key), *grown;
 
+	if (bump)
+		meta->record_mtime_ns = ++fb->rec_version;
 	if (r) {
 		r->meta = *meta;
 		return 0;
@@ -428,7 +436,7 @@ static int fake_upload_commit(struct hubfs_upload *up, const char *key,
 	if (!meta->mtime_ns)
 		meta->mtime_ns = meta->file_mtime_ns;
 	pthread_mutex_lock(&fb->lock);
-	rc = fake_rec_put(fb, key, meta);
+	rc = fake_rec_put(fb, key, meta, true);
 	pthread_mutex_unlock(&fb->lock);
 	fake_upload_free(up, false);
 	return rc;
@@ -535,7 +543,7 @@ static int fake_rename(struct hubfs_backend *be, const char *from, const char *t
 		if (r) {
 			meta = r->meta;
 			fake_rec_drop(fb, from);
-			rc = fake_rec_put(fb, to, &meta);
+			rc = fake_rec_put(fb, to, &meta, false);
 		}
 	}
 	pthread_mutex_unlock(&fb->lock);
@@ -568,8 +576,22 @@ static int fake_rmdir(struct hubfs_backend *be, const char *key)
 	return rc;
 }
 
-static int fake_list(struct hubfs_backend *be, const char *key, hubfs_backend_list_fn fn,
-		     void *arg)
+/* The version marker of the record of @dir/@name (0: none). */
+static int64_t fake_rec_version(struct fake_backend *fb, const char *dir, const char *name)
+{
+	char key[PATH_MAX];
+	struct fake_rec *r;
+	int64_t v;
+
+	snprintf(key, sizeof(key), "%s%s%s", dir, *dir ? "/" : "", name);
+	pthread_mutex_lock(&fb->lock);
+	r = fake_rec_find(fb, key);
+	v = r ? r->meta.record_mtime_ns : 0;
+	pthread_mutex_unlock(&fb->lock);
+	return v;
+}
+
+static int fake_list(struct hubfs_backend *be, const char *key, hubfs_backend_list_fn fn, void *arg)
 {
 	struct fake_backend *fb = fake_of(be);
 	struct hubfs_backend_entry e;
@@ -597,6 +619,7 @@ static int fake_list(struct hubfs_backend *be, const char *key, hubfs_backend_li
 		e.is_dir = S_ISDIR(st.st_mode);
 		e.size = (uint64_t)st.st_size;
 		e.mtime_ns = fake_mtime_ns(&st);
+		e.record_mtime_ns = fake_rec_version(fb, key, de->d_name);
 		rc = fn(arg, &e);
 	}
 	closedir(d);
@@ -620,6 +643,7 @@ static int fake_stat(struct hubfs_backend *be, const char *key, struct hubfs_bac
 	e->is_dir = S_ISDIR(st.st_mode);
 	e->size = (uint64_t)st.st_size;
 	e->mtime_ns = fake_mtime_ns(&st);
+	e->record_mtime_ns = fake_rec_version(fb, "", key);
 	return 0;
 }
 
@@ -657,7 +681,7 @@ static int fake_meta_put(struct hubfs_backend *be, const char *key, struct hubfs
 	meta->file_size = (uint64_t)st.st_size;
 	meta->file_mtime_ns = fake_mtime_ns(&st);
 	pthread_mutex_lock(&fb->lock);
-	rc = fake_rec_put(fb, key, meta);
+	rc = fake_rec_put(fb, key, meta, true);
 	pthread_mutex_unlock(&fb->lock);
 	return rc;
 }
@@ -945,7 +969,7 @@ int fake_backend_hand_put(struct hubfs_backend *be, const char *key, const char 
 	rec.file_size = (uint64_t)st.st_size;
 	rec.file_mtime_ns = fake_mtime_ns(&st);
 	pthread_mutex_lock(&fb->lock);
-	rc = fake_rec_put(fb, key, &rec);
+	rc = fake_rec_put(fb, key, &rec, true);
 	pthread_mutex_unlock(&fb->lock);
 	return rc;
 }

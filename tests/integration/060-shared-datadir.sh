@@ -47,6 +47,15 @@ wait_for 10 test -f "$MNT/videos/renamed.webm" || fail "A never saw B's rename"
 wait_for 5 test ! -e "$MNT/videos/hand.webm" || fail "A still shows the old name"
 assert_eq "$(xattr user.hub.container "$MNT/videos/renamed.webm")" webm "metadata after a rename by the other mount"
 
+# chmod/chown/touch through one mount reach the other (the bytes did not change)
+chmod 640 "$MNT/videos/renamed.webm"
+chown 123:456 "$MNT/videos/renamed.webm"
+wait_for 10 bash -c "[ \"\$(stat -c '%a %u %g' '$MNT2/videos/renamed.webm')\" = '640 123 456' ]" ||
+	fail "B did not see A's chmod/chown: $(stat -c '%a %u %g' "$MNT2/videos/renamed.webm")"
+touch -d '1969-07-20 20:17:40 UTC' "$MNT2/videos/renamed.webm"
+wait_for 10 bash -c "[ \"\$(stat -c %Y '$MNT/videos/renamed.webm')\" = -14182940 ]" ||
+	fail "A did not see B's touch to 1969: $(stat -c %Y "$MNT/videos/renamed.webm")"
+
 # a replacement by A reaches B with the new content and metadata
 cp "$MEDIA/video.mkv" "$MNT/videos/renamed.webm" || fail "replace"
 wait_for 10 bash -c "[ \"\$(getfattr --only-values -n user.hub.container '$MNT2/videos/renamed.webm' 2>/dev/null)\" = mkv ]" ||

@@ -627,6 +627,7 @@ static void test_newer_schema(void **state)
 {
 	struct hubfs_catalog *cat;
 	struct t_tmp t;
+	char sql[64];
 	sqlite3 *db;
 
 	(void)state;
@@ -634,7 +635,8 @@ static void test_newer_schema(void **state)
 	assert_int_equal(hubfs_catalog_open(&cat, t.db), 0);
 	hubfs_catalog_close(cat);
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", HUBFS_CATALOG_SCHEMA + 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	cat = (void *)1;
 	assert_int_equal(hubfs_catalog_open(&cat, t.db), -EPROTO);
@@ -660,48 +662,66 @@ static int t_v2_fail_fn(sqlite3 *db)
 
 static void test_migrations(void **state)
 {
-	struct cat_migration list[2];
+	const size_t n = HUBFS_CATALOG_SCHEMA; /* this build's steps; the test adds one more */
+	struct cat_migration list[HUBFS_CATALOG_SCHEMA + 1];
 	struct hubfs_catalog *cat;
 	struct t_tmp t;
+	char sql[128];
 	sqlite3 *db;
 	int version;
 
 	(void)state;
+	assert_int_equal(cat_nmigrations, n);
 	t_tmp_init(&t);
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
 
-	/* Up to version 1 only (the hook runs a prefix). */
+	/* Up to version 1 only (the hook runs a prefix), with a row written by a v1 build. */
 	assert_int_equal(cat_schema_migrate(db, cat_migrations, 1, &version), 0);
 	assert_int_equal(version, 1);
 	assert_int_equal(t_raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT INTO videos (path, parent, name, is_dir, size)"
+				      " VALUES ('old.mp4', '', 'old.mp4', 0, 42)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 
-	/* A failing version 2 (bad SQL after a good statement; a failing data step) leaves
-	 * version 1 and no trace of the step. */
-	list[0] = cat_migrations[0];
-	list[1] =
-		(struct cat_migration){ 2, "CREATE TABLE peers (node TEXT); CREATE TABLE (", NULL };
-	assert_int_equal(cat_schema_migrate(db, list, 2, &version), -EIO);
-	assert_int_equal(version, 1);
-	assert_int_equal(t_raw_int(db, "PRAGMA user_version"), 1);
-	assert_int_equal(t_raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'peers'"),
-			 0);
-	list[1] = (struct cat_migration){ 2, "CREATE TABLE peers (node TEXT)", t_v2_fail_fn };
-	assert_int_equal(cat_schema_migrate(db, list, 2, &version), -EIO);
-	assert_int_equal(t_raw_int(db, "PRAGMA user_version"), 1);
-	assert_int_equal(t_raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'peers'"),
+	/* The real upgrade to this build's version keeps the row; v2's column defaults to 0. */
+	assert_int_equal(cat_schema_migrate(db, cat_migrations, n, &version), 0);
+	assert_int_equal(version, (int)n);
+	assert_int_equal(t_raw_int(db, "SELECT size FROM videos WHERE path = 'old.mp4'"), 42);
+	assert_int_equal(t_raw_int(db, "SELECT record_mtime_ns FROM videos WHERE path = 'old.mp4'"),
 			 0);
 
-	/* A good version 2: applied once, with its data step. */
-	list[1] = (struct cat_migration){ 2, "CREATE TABLE peers (node TEXT)", t_v2_fn };
-	assert_int_equal(cat_schema_migrate(db, list, 2, &version), 0);
-	assert_int_equal(version, 2);
-	assert_int_equal(cat_schema_migrate(db, list, 2, &version), 0);
+	/* A failing next step (bad SQL after a good statement; a failing data step) leaves
+	 * this version and no trace of the step. */
+	memcpy(list, cat_migrations, n * sizeof(list[0]));
+	list[n] = (struct cat_migration){ (int)n + 1,
+					  "CREATE TABLE peers (node TEXT); CREATE TABLE (", NULL };
+	assert_int_equal(cat_schema_migrate(db, list, n + 1, &version), -EIO);
+	assert_int_equal(version, (int)n);
+	assert_int_equal(t_raw_int(db, "PRAGMA user_version"), (int)n);
+	assert_int_equal(t_raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'peers'"),
+			 0);
+	list[n] = (struct cat_migration){ (int)n + 1, "CREATE TABLE peers (node TEXT)",
+					  t_v2_fail_fn };
+	assert_int_equal(cat_schema_migrate(db, list, n + 1, &version), -EIO);
+	assert_int_equal(t_raw_int(db, "PRAGMA user_version"), (int)n);
+	assert_int_equal(t_raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'peers'"),
+			 0);
+
+	/* A good next step: applied once, with its data step. */
+	list[n] = (struct cat_migration){ (int)n + 1, "CREATE TABLE peers (node TEXT)", t_v2_fn };
+	assert_int_equal(cat_schema_migrate(db, list, n + 1, &version), 0);
+	assert_int_equal(version, (int)n + 1);
+	assert_int_equal(cat_schema_migrate(db, list, n + 1, &version), 0);
 	assert_int_equal(t_v2_calls, 1);
 	assert_int_equal(t_raw_int(db, "SELECT count(*) FROM peers"), 1);
 
-	/* This build (version 1) refuses the version 2 file, and so does a version 1 list. */
-	assert_int_equal(cat_schema_migrate(db, cat_migrations, 1, &version), -EPROTO);
-	assert_int_equal(version, 2);
+	/* This build refuses the newer file. */
+	assert_int_equal(cat_schema_migrate(db, cat_migrations, n, &version), -EPROTO);
+	assert_int_equal(version, (int)n + 1);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version");
+	assert_int_equal(t_raw_int(db, sql), (int)n + 1);
 	sqlite3_close(db);
 	cat = (void *)1;
 	assert_int_equal(hubfs_catalog_open(&cat, t.db), -EPROTO);
