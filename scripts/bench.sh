@@ -16,10 +16,11 @@
 #   2. cat of that file to /dev/null, page caches dropped;
 #   3. the per-file cost of validation: cp of a 1080p faststart MP4 (~100 MB), the same
 #      with moov at the end, the same as MKV, and a small clip, into hubfs and into
-#      passthrough_ll. The daemon logs no timings, so validation is estimated from the
-#      outside: hubfs cp − passthrough cp, and (more directly) the duration of cp's close()
-#      of the destination under strace (hubfs validates and commits in close) minus what a
-#      durable copy needs anyway (passthrough's fsync of the same file);
+#      passthrough_ll. The daemon logs no timings, so validation is measured from the
+#      outside: hubfs cp − passthrough cp (and − passthrough cp + sync), and directly, in
+#      one more traced copy per repetition: cp's close() of the destination (strace on cp;
+#      hubfs validates, fsyncs and commits there) and, with strace attached to the daemon,
+#      the validator's own open..close of the staged file and the fsync of the staged bytes;
 #   4. ls -l of a directory of 10,000 videos, cold (caches dropped) and warm (right after),
 #      against the same directory shape through passthrough_ll and on the raw disk; plus how
 #      long populating took (cp -r through each mount) and how long hubfs's scanner takes

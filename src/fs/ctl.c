@@ -101,6 +101,16 @@ __attribute__((format(printf, 2, 3))) static void ctl_printf(struct ctl_buf *b, 
 	}
 }
 
+/* Append a malloc'd text (NULL: the producer ran out of memory) and free it. */
+static void ctl_take(struct ctl_buf *b, char *text)
+{
+	if (text)
+		ctl_printf(b, "%s", text);
+	else
+		b->failed = true;
+	free(text);
+}
+
 static void ctl_status(struct hubfs_fs *fs, struct ctl_buf *b)
 {
 	uint64_t videos = 0, bytes = 0;
@@ -144,7 +154,6 @@ static char *ctl_generate(struct hubfs_fs *fs, enum ctl_file which, size_t *len)
 {
 	struct ctl_buf b = { 0 };
 	char msg[512];
-	char *text;
 
 	switch (which) {
 	case CTL_STATUS:
@@ -154,20 +163,10 @@ static char *ctl_generate(struct hubfs_fs *fs, enum ctl_file which, size_t *len)
 		ctl_metrics(fs, &b);
 		break;
 	case CTL_CONFIG:
-		text = hubfs_config_format(fs->cfg);
-		if (text)
-			ctl_printf(&b, "%s", text);
-		else
-			b.failed = true;
-		free(text);
+		ctl_take(&b, hubfs_config_format(fs->cfg));
 		break;
 	case CTL_UPLOADS:
-		text = hubfs_library_uploads_format(fs->lib);
-		if (text)
-			ctl_printf(&b, "%s", text);
-		else
-			b.failed = true;
-		free(text);
+		ctl_take(&b, hubfs_library_uploads_format(fs->lib));
 		break;
 	case CTL_PEERS:
 		ctl_printf(&b, "%s", ""); /* peer sync arrives with its own issue */

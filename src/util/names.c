@@ -93,29 +93,6 @@ static bool names_is_reserved(const char *name, size_t len)
 	return !strcmp(name + len - slen, NAMES_SIDECAR_SUFFIX);
 }
 
-int hubfs_video_name_check(const char *name)
-{
-	size_t len;
-	int rc;
-
-	if (!name)
-		return -EINVAL;
-	len = strnlen(name, HUBFS_NAME_MAX + 1);
-	rc = hubfs_name_check(name, len);
-	if (rc)
-		return rc;
-	if (names_is_reserved(name, len))
-		return -EINVAL;
-	if (name[0] == '.')
-		return 0;
-	if (!hubfs_name_has_video_ext(name))
-		return -EINVAL;
-	/* Its sidecar ".NAME.hubfs" must fit in one component of the backend too. */
-	if (len > HUBFS_VIDEO_NAME_MAX)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 int hubfs_video_dirname_check(const char *name)
 {
 	size_t len;
@@ -129,5 +106,19 @@ int hubfs_video_dirname_check(const char *name)
 		return rc;
 	if (names_is_reserved(name, len))
 		return -EINVAL;
+	return 0;
+}
+
+int hubfs_video_name_check(const char *name)
+{
+	int rc = hubfs_video_dirname_check(name);
+
+	if (rc || name[0] == '.')
+		return rc; /* hidden: a temporary name, any extension */
+	if (!hubfs_name_has_video_ext(name))
+		return -EINVAL;
+	/* Its sidecar ".NAME.hubfs" must fit in one component of the backend too. */
+	if (strlen(name) > HUBFS_VIDEO_NAME_MAX)
+		return -ENAMETOOLONG;
 	return 0;
 }
