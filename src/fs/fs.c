@@ -185,28 +185,143 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	return d->getattr(fs, sub, st);
 }
 
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
-		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+/*
+ * Directories are listed once, at opendir (and again when a reader rewinds to 0), and served
+ * by offset. Offsets matter: libfuse's high-level readdirplus gives the kernel an entry it
+ * can keep (a node id with attributes) only when the filler is called with offsets; in its
+ * offset-0 mode it sends attributes without node ids, and `ls -l` then costs a LOOKUP per
+ * file however fresh the listing.
+ */
+struct fs_dirent {
+	char *name;
+	struct stat st;
+	bool has_st;
+	enum fuse_fill_dir_flags flags;
+};
+
+struct fs_dir {
+	struct fs_dirent *v;
+	size_t n, cap;
+	bool failed; /* ENOMEM while collecting */
+	bool served; /* a readdir happened: offset 0 again means "list anew" */
+};
+
+static int fs_collect(void *buf, const char *name, const struct stat *st, off_t off,
+		      enum fuse_fill_dir_flags flags)
 {
-	struct hubfs_fs *fs = fs_self();
+	struct fs_dir *dir = buf;
+	struct fs_dirent *e;
+
+	(void)off;
+	if (dir->n == dir->cap) {
+		size_t cap = dir->cap ? dir->cap * 2 : 64;
+		struct fs_dirent *grown = realloc(dir->v, cap * sizeof(*grown));
+
+		if (!grown) {
+			dir->failed = true;
+			return 1;
+		}
+		dir->v = grown;
+		dir->cap = cap;
+	}
+	e = &dir->v[dir->n];
+	e->name = strdup(name);
+	if (!e->name) {
+		dir->failed = true;
+		return 1;
+	}
+	e->has_st = st != NULL;
+	if (st)
+		e->st = *st;
+	e->flags = flags;
+	dir->n++;
+	return 0;
+}
+
+static void fs_dir_clear(struct fs_dir *dir)
+{
+	for (size_t i = 0; i < dir->n; i++)
+		free(dir->v[i].name);
+	dir->n = 0;
+	dir->failed = false;
+}
+
+/* Collect the listing of @path into @dir (always with attributes). */
+static int fs_list(struct hubfs_fs *fs, const char *path, struct fs_dir *dir)
+{
 	const struct hubfs_dir_ops *d;
 	const char *sub;
 	struct stat st;
+	int rc = 0;
 
-	(void)off;
-	(void)fi;
+	fs_dir_clear(dir);
 	d = fs_route(path, &sub);
-	if (d)
-		return d->readdir(fs, sub, buf, fill, flags);
-	if (sub)
-		return -ENOENT;
-	hubfs_fs_fill_dir(&st, 0755, fs->started);
-	fill(buf, ".", &st, 0, 0);
-	fill(buf, "..", NULL, 0, 0);
-	for (size_t i = 0; i < FS_NDIRS; i++) {
-		if (fs_dirs[i]->getattr(fs, "", &st) == 0)
-			fill(buf, fs_dirs[i]->name, &st, 0, FUSE_FILL_DIR_PLUS);
+	if (d) {
+		rc = d->readdir(fs, sub, dir, fs_collect, FUSE_READDIR_PLUS);
+	} else if (sub) {
+		rc = -ENOENT;
+	} else {
+		hubfs_fs_fill_dir(&st, 0755, fs->started);
+		fs_collect(dir, ".", &st, 0, 0);
+		fs_collect(dir, "..", NULL, 0, 0);
+		for (size_t i = 0; i < FS_NDIRS; i++) {
+			if (fs_dirs[i]->getattr(fs, "", &st) == 0)
+				fs_collect(dir, fs_dirs[i]->name, &st, 0, FUSE_FILL_DIR_PLUS);
+		}
 	}
+	if (!rc && dir->failed)
+		rc = -ENOMEM;
+	return rc;
+}
+
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct fs_dir *dir = calloc(1, sizeof(*dir));
+	int rc;
+
+	if (!dir)
+		return -ENOMEM;
+	rc = fs_list(fs_self(), path, dir);
+	if (rc) {
+		fs_dir_clear(dir);
+		free(dir->v);
+		free(dir);
+		return rc;
+	}
+	fi->fh = (uintptr_t)dir;
+	return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct fs_dir *dir = (struct fs_dir *)(uintptr_t)fi->fh;
+	int rc;
+
+	if (off == 0 && dir->served && path) {
+		rc = fs_list(fs_self(), path, dir);
+		if (rc)
+			return rc;
+	}
+	dir->served = true;
+	for (size_t i = (size_t)off; i < dir->n; i++) {
+		const struct fs_dirent *e = &dir->v[i];
+		enum fuse_fill_dir_flags f = (flags & FUSE_READDIR_PLUS) ? e->flags : 0;
+
+		if (fill(buf, e->name, e->has_st ? &e->st : NULL, (off_t)(i + 1), f))
+			break;
+	}
+	return 0;
+}
+
+static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	struct fs_dir *dir = (struct fs_dir *)(uintptr_t)fi->fh;
+
+	(void)path;
+	fs_dir_clear(dir);
+	free(dir->v);
+	free(dir);
 	return 0;
 }
 
@@ -426,8 +541,20 @@ static int fs_statfs(const char *path, struct statvfs *st)
 	return rc;
 }
 
+/*
+ * hubfs keeps user.* attributes only. Other namespaces (security.selinux, system.posix_acl_*)
+ * answer EOPNOTSUPP, not ENODATA: ls and file managers remember "unsupported" per
+ * filesystem and stop asking, where ENODATA makes `ls -l` ask twice for every file.
+ */
+static bool fs_xattr_supported(const char *name)
+{
+	return !strncmp(name, "user.", 5);
+}
+
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
+	if (!fs_xattr_supported(name))
+		return -EOPNOTSUPP;
 	FS_ROUTE(path, d, sub, -ENODATA);
 	return d->getxattr ? d->getxattr(fs_self(), sub, name, value, size) : -ENODATA;
 }
@@ -441,12 +568,16 @@ static int fs_listxattr(const char *path, char *list, size_t size)
 static int fs_setxattr(const char *path, const char *name, const char *value, size_t size,
 		       int flags)
 {
+	if (!fs_xattr_supported(name))
+		return -EOPNOTSUPP;
 	FS_ROUTE(path, d, sub, -ENOTSUP);
 	return d->setxattr ? d->setxattr(fs_self(), sub, name, value, size, flags) : -ENOTSUP;
 }
 
 static int fs_removexattr(const char *path, const char *name)
 {
+	if (!fs_xattr_supported(name))
+		return -EOPNOTSUPP;
 	FS_ROUTE(path, d, sub, -ENOTSUP);
 	return d->removexattr ? d->removexattr(fs_self(), sub, name) : -ENOTSUP;
 }
@@ -464,8 +595,12 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Always readdirplus, never the kernel's "auto" guess: our listing carries every
+	 * entry's attributes for free (one catalog query), and the guess falls back to plain
+	 * readdir on a second `ls -l`, which then costs a LOOKUP per file. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
-		conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE; /* errors must reach write() and close() */
 
 	cfg->entry_timeout = FS_CACHE_SECONDS;
@@ -494,7 +629,9 @@ static void fs_destroy(void *data)
 
 const struct fuse_operations hubfs_fuse_ops = {
 	.getattr = fs_getattr,
+	.opendir = fs_opendir,
 	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
 	.create = fs_create,
 	.open = fs_open,
 	.read = fs_read,
