@@ -2,7 +2,9 @@
  * upload.c — the upload pipeline: stage, hash while written, validate, commit.
  *
  * A video being written lives only in the backend's staging area. Its SHA-256 is computed
- * from the bytes as they arrive in order (no second pass); a write that is not the next in
+ * from the bytes as they arrive in order (no second pass; large uploads are digested on the
+ * hasher's own thread, see util/hasher.c, so the writer does not wait); a write that is not
+ * the next in
  * sequence (a hole, an overwrite, a shrinking truncate) marks the hash broken, and the file
  * is hashed once at commit instead. Commit validates the staged bytes with the FFmpeg
  * libraries; only valid content is committed to the backend and entered in the catalog, so
@@ -24,12 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "hubfs/backend.h"
 #include "hubfs/catalog.h"
 #include "hubfs/config.h"
 #include "hubfs/events.h"
+#include "hubfs/hasher.h"
 #include "hubfs/log.h"
 #include "hubfs/media.h"
 #include "library/library_int.h"
@@ -38,9 +39,9 @@ struct hubfs_library_upload {
 	struct hubfs_library *lib;
 	struct hubfs_upload *bu; /* NULL once committed or aborted */
 	pthread_mutex_t lock;
-	char path[PATH_MAX]; /* lib->up_lock */
-	EVP_MD_CTX *sha;
-	uint64_t hashed; /* bytes fed to sha, in order from 0 */
+	char path[PATH_MAX];      /* lib->up_lock */
+	struct hubfs_hasher *sha; /* fed the bytes written in order */
+	uint64_t hashed;          /* bytes fed to sha, in order from 0 */
 	bool hash_broken;
 	uint64_t size;
 	int64_t mtime_ns;      /* last write */
@@ -108,11 +109,9 @@ int hubfs_library_upload_begin(struct hubfs_library *lib, const char *path, uint
 	up->mtime_ns = up_now_ns();
 	clock_gettime(CLOCK_MONOTONIC, &up->started);
 	pthread_mutex_init(&up->lock, NULL);
-	up->sha = EVP_MD_CTX_new();
-	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
-		rc = -ENOMEM;
+	rc = hubfs_hasher_new(&up->sha);
+	if (rc)
 		goto out;
-	}
 	rc = hubfs_backend_upload_begin(lib->be, path, &up->bu);
 	if (rc) {
 		hubfs_event(HUBFS_EV_ERROR, "cannot stage 'videos/%s': %s", path, strerror(-rc));
@@ -122,7 +121,7 @@ int hubfs_library_upload_begin(struct hubfs_library *lib, const char *path, uint
 	*out = up;
 	return 0;
 out:
-	EVP_MD_CTX_free(up->sha);
+	hubfs_hasher_free(up->sha);
 	pthread_mutex_destroy(&up->lock);
 	free(up);
 	return rc;
@@ -162,12 +161,11 @@ ssize_t hubfs_library_upload_write(struct hubfs_library_upload *up, const void *
 		up_poison(up, (int)rc);
 		goto out;
 	}
-	if (!up->hash_broken && (uint64_t)off == up->hashed) {
-		EVP_DigestUpdate(up->sha, buf, (size_t)rc);
+	if (!up->hash_broken && (uint64_t)off == up->hashed &&
+	    !hubfs_hasher_feed(up->sha, buf, (size_t)rc))
 		up->hashed += (uint64_t)rc;
-	} else if (!up->hash_broken) {
-		up->hash_broken = true;
-	}
+	else
+		up->hash_broken = true; /* hashed from the staged file at commit instead */
 	if ((uint64_t)off + (uint64_t)rc > up->size)
 		up->size = (uint64_t)off + (uint64_t)rc;
 	up->mtime_ns = up_now_ns();
@@ -200,9 +198,8 @@ int hubfs_library_upload_truncate(struct hubfs_library_upload *up, off_t size)
 		goto out;
 	}
 	if (size == 0) {
-		EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL);
 		up->hashed = 0;
-		up->hash_broken = false;
+		up->hash_broken = hubfs_hasher_reset(up->sha) != 0;
 	} else if ((uint64_t)size != up->hashed) {
 		up->hash_broken = true;
 	}
@@ -213,51 +210,6 @@ out:
 	return rc;
 }
 
-static void up_hex(const unsigned char *md, unsigned int len, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (unsigned int i = 0; i < len; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[2 * len] = '\0';
-}
-
-/* SHA-256 of a whole file, for the rare upload written out of order and for scanned files. */
-static int up_hash_file(const char *path, char *hex)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx;
-	char *buf = NULL;
-	ssize_t n;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ctx = EVP_MD_CTX_new();
-	buf = malloc(1 << 20);
-	if (!ctx || !buf || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while ((n = read(fd, buf, 1 << 20)) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	if (n < 0) {
-		rc = -errno;
-		goto out;
-	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	up_hex(md, mdlen, hex);
-out:
-	free(buf);
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-	return rc;
-}
-
 int lib_probe_file(const char *abs_path, struct hubfs_video_meta *meta, char *why, size_t len)
 {
 	int rc;
@@ -265,7 +217,7 @@ int lib_probe_file(const char *abs_path, struct hubfs_video_meta *meta, char *wh
 	rc = hubfs_media_validate(abs_path, &meta->media, why, len);
 	if (rc)
 		return rc;
-	rc = up_hash_file(abs_path, meta->sha256);
+	rc = hubfs_sha256_file(abs_path, meta->sha256);
 	if (rc)
 		snprintf(why, len, "cannot read it: %s", strerror(-rc));
 	return rc;
@@ -286,8 +238,6 @@ int hubfs_library_upload_commit(struct hubfs_library_upload *up)
 	struct hubfs_video_meta meta = { 0 };
 	struct hubfs_cat_entry entry = { 0 };
 	char path[PATH_MAX], why[256], desc[160];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	const char *staged;
 	int rc;
 
@@ -322,16 +272,14 @@ int hubfs_library_upload_commit(struct hubfs_library_upload *up)
 		hubfs_event(HUBFS_EV_ERROR, "cannot validate 'videos/%s': %s", path, why);
 		goto refuse;
 	}
-	if (up->hash_broken || up->hashed != up->size) {
-		rc = up_hash_file(staged, meta.sha256);
+	if (up->hash_broken || up->hashed != up->size ||
+	    hubfs_hasher_finish(up->sha, meta.sha256)) {
+		rc = hubfs_sha256_file(staged, meta.sha256);
 		if (rc) {
 			hubfs_event(HUBFS_EV_ERROR, "cannot hash 'videos/%s': %s", path,
 				    strerror(-rc));
 			goto refuse;
 		}
-	} else {
-		EVP_DigestFinal_ex(up->sha, md, &mdlen);
-		up_hex(md, mdlen, meta.sha256);
 	}
 	meta.size = up->size;
 	meta.uploaded = time(NULL);
@@ -380,7 +328,7 @@ void hubfs_library_upload_free(struct hubfs_library_upload *up)
 		up_unlink(up);
 		hubfs_backend_upload_abort(up->lib->be, up->bu);
 	}
-	EVP_MD_CTX_free(up->sha);
+	hubfs_hasher_free(up->sha);
 	pthread_mutex_destroy(&up->lock);
 	free(up);
 }
