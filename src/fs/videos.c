@@ -5,8 +5,9 @@
  * request). Creating a file, or opening one with O_TRUNC, starts an upload in the library;
  * its flush (close) validates and commits, so `cp` sees EINVAL for invalid content and
  * exits 0 only once the video is durable. Reads go straight to the backend, by splice when
- * the backend exposes an fd (direct_io: see vid_open). Opening an existing video for writing without O_TRUNC is
- * allowed (touch does it) but writing into it is EPERM: videos are replaced whole.
+ * the backend exposes an fd (direct_io: see vid_open). Opening an existing video for writing
+ * without O_TRUNC is allowed (touch does it) but writing into it is EPERM: videos are
+ * replaced whole.
  *
  * Only the writer's own close commits: a process that forks while writing (a subprocess, a
  * shell) makes its child close the inherited fd, and that flush carries another owner.
@@ -105,7 +106,7 @@ static int vid_fill_cb(void *arg, const char *name, const struct hubfs_cat_entry
 	struct stat st;
 
 	vid_stat_meta(&st, e->is_dir, &e->meta);
-	/* Full buffer: the high-level library keeps everything we give it (offset 0 mode). */
+	/* fs.c collects the whole listing; its filler fails only when out of memory. */
 	return f->fill(f->buf, name, &st, 0, f->plus ? FUSE_FILL_DIR_PLUS : 0) ? -ENOMEM : 0;
 }
 

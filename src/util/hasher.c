@@ -20,9 +20,17 @@
 
 struct hasher_chunk {
 	struct hasher_chunk *next;
-	size_t n;
+	size_t n;   /* bytes queued */
+	size_t cap; /* bytes allocated */
 	unsigned char data[];
 };
+
+/*
+ * Digested chunks are kept for reuse: a fresh 1 MiB allocation is an mmap, and first-touch
+ * page faults cost more than the digest on these machines. At most HASHER_SPARE are kept.
+ */
+#define HASHER_SPARE 20
+#define HASHER_CHUNK_MIN (1u << 20)
 
 struct hubfs_hasher {
 	EVP_MD_CTX *ctx;
@@ -35,6 +43,8 @@ struct hubfs_hasher {
 	struct hasher_chunk *head, *tail; /* lock */
 	size_t queued;                    /* lock: bytes in the queue */
 	bool stop;                        /* lock: no more chunks will come */
+	struct hasher_chunk *spare;       /* lock: digested chunks for reuse */
+	unsigned int nspare;              /* lock */
 };
 
 int hubfs_hasher_new(struct hubfs_hasher **out)
@@ -75,7 +85,13 @@ static void *hasher_main(void *arg)
 		EVP_DigestUpdate(h->ctx, c->data, c->n);
 		pthread_mutex_lock(&h->lock);
 		h->queued -= c->n;
-		free(c);
+		if (h->nspare < HASHER_SPARE) {
+			c->next = h->spare;
+			h->spare = c;
+			h->nspare++;
+		} else {
+			free(c);
+		}
 		pthread_cond_broadcast(&h->cond);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -114,17 +130,29 @@ int hubfs_hasher_feed(struct hubfs_hasher *h, const void *buf, size_t n)
 		}
 		h->threaded = true;
 	}
-	c = malloc(sizeof(*c) + n);
-	if (!c) {
-		h->failed = true;
-		return -ENOMEM;
-	}
-	c->next = NULL;
-	c->n = n;
-	memcpy(c->data, buf, n);
 	pthread_mutex_lock(&h->lock);
 	while (h->queued && h->queued + n > HUBFS_HASHER_QUEUE_MAX)
 		pthread_cond_wait(&h->cond, &h->lock);
+	c = h->spare;
+	if (c && c->cap >= n) {
+		h->spare = c->next;
+		h->nspare--;
+	} else {
+		size_t cap = n > HASHER_CHUNK_MIN ? n : HASHER_CHUNK_MIN;
+
+		pthread_mutex_unlock(&h->lock);
+		c = malloc(sizeof(*c) + cap);
+		if (!c) {
+			h->failed = true;
+			return -ENOMEM;
+		}
+		c->cap = cap;
+		pthread_mutex_lock(&h->lock);
+	}
+	/* Copied under the lock: the thread takes it only between chunks, never during one. */
+	c->next = NULL;
+	c->n = n;
+	memcpy(c->data, buf, n);
 	if (h->tail)
 		h->tail->next = c;
 	else
@@ -171,6 +199,12 @@ void hubfs_hasher_free(struct hubfs_hasher *h)
 	if (!h)
 		return;
 	hasher_join(h);
+	while (h->spare) {
+		struct hasher_chunk *c = h->spare;
+
+		h->spare = c->next;
+		free(c);
+	}
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
 	EVP_MD_CTX_free(h->ctx);
