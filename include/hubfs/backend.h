@@ -72,6 +72,9 @@ struct hubfs_backend_ops {
 	int (*upload_begin)(struct hubfs_backend *be, const char *key, struct hubfs_upload **out);
 	ssize_t (*upload_write)(struct hubfs_upload *up, const void *buf, size_t n, off_t off);
 	int (*upload_truncate)(struct hubfs_upload *up, off_t size);
+	/* Wait until every byte written so far can be read at the staged path (a backend may
+	 * write asynchronously); 0, or the first deferred write error. */
+	int (*upload_sync)(struct hubfs_upload *up);
 	const char *(*upload_staged_path)(struct hubfs_upload *up);
 	int (*upload_commit)(struct hubfs_upload *up, const char *key,
 			     struct hubfs_video_meta *meta);
@@ -124,6 +127,7 @@ int hubfs_backend_upload_begin(struct hubfs_backend *be, const char *key,
 ssize_t hubfs_backend_upload_write(struct hubfs_backend *be, struct hubfs_upload *up,
 				   const void *buf, size_t n, off_t off);
 int hubfs_backend_upload_truncate(struct hubfs_backend *be, struct hubfs_upload *up, off_t size);
+int hubfs_backend_upload_sync(struct hubfs_backend *be, struct hubfs_upload *up);
 const char *hubfs_backend_upload_staged_path(struct hubfs_backend *be, struct hubfs_upload *up);
 int hubfs_backend_upload_commit(struct hubfs_backend *be, struct hubfs_upload *up, const char *key,
 				struct hubfs_video_meta *meta);

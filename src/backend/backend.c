@@ -149,6 +149,15 @@ int hubfs_backend_upload_truncate(struct hubfs_backend *be, struct hubfs_upload 
 	return rc;
 }
 
+int hubfs_backend_upload_sync(struct hubfs_backend *be, struct hubfs_upload *up)
+{
+	int rc = be_fault("upload_sync");
+
+	if (!rc)
+		rc = be->ops->upload_sync(up);
+	return rc;
+}
+
 const char *hubfs_backend_upload_staged_path(struct hubfs_backend *be, struct hubfs_upload *up)
 {
 	return be->ops->upload_staged_path(up);

@@ -34,6 +34,8 @@
 #include "hubfs/log.h"
 #include "hubfs/names.h"
 
+#include "backend/local_stage.h"
+
 #define LOCAL_STAGING ".hubfs/staging"
 #define LOCAL_SIDECAR_SUFFIX ".hubfs"
 #define LOCAL_STALE_SECONDS (24 * 3600)
@@ -48,9 +50,8 @@ struct local_backend {
 
 struct hubfs_upload {
 	struct local_backend *be;
-	int fd;
-	off_t flushed; /* bytes before this offset were handed to writeback */
-	char rel[128]; /* staged file, relative to root_fd */
+	struct local_stage *stage; /* the staged file (local_stage.c) */
+	char rel[128];             /* staged file, relative to root_fd */
 	char staged_path[PATH_MAX];
 };
 
@@ -280,6 +281,7 @@ static int local_upload_begin(struct hubfs_backend *be, const char *key, struct 
 {
 	struct local_backend *lb = local_of(be);
 	struct hubfs_upload *up;
+	int rc;
 
 	(void)key;
 	up = calloc(1, sizeof(*up));
@@ -289,10 +291,8 @@ static int local_upload_begin(struct hubfs_backend *be, const char *key, struct 
 	snprintf(up->rel, sizeof(up->rel), LOCAL_STAGING "/%s-%u", lb->instance,
 		 atomic_fetch_add(&lb->seq, 1));
 	snprintf(up->staged_path, sizeof(up->staged_path), "%s/%s", lb->root, up->rel);
-	up->fd = openat(lb->root_fd, up->rel, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (up->fd < 0) {
-		int rc = -errno;
-
+	rc = local_stage_open(&up->stage, lb->root_fd, up->rel);
+	if (rc) {
 		free(up);
 		return rc;
 	}
@@ -300,47 +300,19 @@ static int local_upload_begin(struct hubfs_backend *be, const char *key, struct 
 	return 0;
 }
 
-/*
- * Start writeback of what was written since the last call, without waiting for it, every
- * LOCAL_WRITEBEHIND bytes: the fsync at commit then waits for the tail only instead of the
- * whole file (cp of a large video otherwise spends most of its close() in that fsync).
- */
-#define LOCAL_WRITEBEHIND (8 << 20)
-
-static void local_write_behind(struct hubfs_upload *up, off_t end)
-{
-	if (end - up->flushed < LOCAL_WRITEBEHIND)
-		return;
-	sync_file_range(up->fd, up->flushed, end - up->flushed, SYNC_FILE_RANGE_WRITE);
-	up->flushed = end;
-}
-
 static ssize_t local_upload_write(struct hubfs_upload *up, const void *buf, size_t n, off_t off)
 {
-	size_t done = 0;
+	return local_stage_write(up->stage, buf, n, off);
+}
 
-	while (done < n) {
-		ssize_t w = pwrite(up->fd, (const char *)buf + done, n - done, off + (off_t)done);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)w;
-	}
-	if (off + (off_t)done > up->flushed)
-		local_write_behind(up, off + (off_t)done);
-	return (ssize_t)done;
+static int local_upload_sync(struct hubfs_upload *up)
+{
+	return local_stage_sync(up->stage);
 }
 
 static int local_upload_truncate(struct hubfs_upload *up, off_t size)
 {
-	if (ftruncate(up->fd, size))
-		return -errno;
-	if (up->flushed > size)
-		up->flushed = size;
-	return 0;
+	return local_stage_truncate(up->stage, size);
 }
 
 static const char *local_upload_staged_path(struct hubfs_upload *up)
@@ -350,9 +322,9 @@ static const char *local_upload_staged_path(struct hubfs_upload *up)
 
 static void local_upload_free(struct hubfs_upload *up, bool unlink_staged)
 {
+	local_stage_close(up->stage);
 	if (unlink_staged)
 		unlinkat(up->be->root_fd, up->rel, 0);
-	close(up->fd);
 	free(up);
 }
 
@@ -411,19 +383,21 @@ static int local_upload_commit(struct hubfs_upload *up, const char *key,
 {
 	struct timespec ts[2];
 	struct local_backend *lb = up->be;
+	int fd = local_stage_fd(up->stage);
 	struct stat st;
-	int rc = 0;
+	int rc;
 
-	if (meta->mode && fchmod(up->fd, meta->mode & 07777))
+	rc = local_stage_sync(up->stage); /* queued O_DIRECT writes, and their errors */
+	if (!rc && meta->mode && fchmod(fd, meta->mode & 07777))
 		rc = -errno;
 	if (!rc && meta->mtime_ns) {
 		local_times(meta->mtime_ns, ts);
-		if (futimens(up->fd, ts))
+		if (futimens(fd, ts))
 			rc = -errno;
 	}
-	if (!rc && fsync(up->fd))
+	if (!rc && fsync(fd))
 		rc = -errno;
-	if (!rc && fstat(up->fd, &st))
+	if (!rc && fstat(fd, &st))
 		rc = -errno;
 	if (!rc && renameat(lb->root_fd, up->rel, lb->root_fd, key))
 		rc = -errno;
@@ -679,6 +653,7 @@ const struct hubfs_backend_ops hubfs_backend_local_ops = {
 	.upload_begin = local_upload_begin,
 	.upload_write = local_upload_write,
 	.upload_truncate = local_upload_truncate,
+	.upload_sync = local_upload_sync,
 	.upload_staged_path = local_upload_staged_path,
 	.upload_commit = local_upload_commit,
 	.upload_abort = local_upload_abort,

@@ -102,12 +102,14 @@ static int scan_catalog_cb(void *arg, const char *name, const struct hubfs_cat_e
 			 e->meta.record_mtime_ns);
 }
 
+/* dir/name into @buf; a path too long for PATH_MAX cannot come from a backend listing of
+ * checked names, and is cut (the lookup of the cut path then simply fails). */
 static void scan_join(const char *dir, const char *name, char *buf, size_t len)
 {
-	if (*dir)
-		snprintf(buf, len, "%s/%s", dir, name);
-	else
-		snprintf(buf, len, "%s", name);
+	int n = snprintf(buf, len, "%s%s%s", dir, *dir ? "/" : "", name);
+
+	if (n < 0 || (size_t)n >= len)
+		buf[len - 1] = '\0';
 }
 
 /* Forget @path (and its subtree) from the catalog: it is gone from the backend. */

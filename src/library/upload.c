@@ -262,6 +262,11 @@ int hubfs_library_upload_commit(struct hubfs_library_upload *up)
 		rc = up->poison;
 		goto refuse;
 	}
+	rc = hubfs_backend_upload_sync(lib->be, up->bu);
+	if (rc) {
+		hubfs_event(HUBFS_EV_ERROR, "cannot stage 'videos/%s': %s", path, strerror(-rc));
+		goto refuse;
+	}
 	staged = hubfs_backend_upload_staged_path(lib->be, up->bu);
 	rc = hubfs_media_validate(staged, &meta.media, why, sizeof(why));
 	if (rc == -EINVAL) {
@@ -381,10 +386,13 @@ int hubfs_library_upload_staged_fd(struct hubfs_library_upload *up)
 
 	pthread_mutex_lock(&up->lock);
 	if (!up->done && up->bu) {
-		fd = open(hubfs_backend_upload_staged_path(up->lib->be, up->bu),
-			  O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fd = -errno;
+		fd = hubfs_backend_upload_sync(up->lib->be, up->bu);
+		if (!fd) {
+			fd = open(hubfs_backend_upload_staged_path(up->lib->be, up->bu),
+				  O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+		}
 	}
 	pthread_mutex_unlock(&up->lock);
 	return fd;
@@ -401,9 +409,13 @@ int hubfs_library_upload_open_staged(struct hubfs_library *lib, const char *path
 		if (up->unlinked || strcmp(up->path, path) || (owner && up->owner != owner) ||
 		    !up->bu)
 			continue;
-		fd = open(hubfs_backend_upload_staged_path(lib->be, up->bu), O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fd = -errno;
+		fd = hubfs_backend_upload_sync(lib->be, up->bu);
+		if (!fd) {
+			fd = open(hubfs_backend_upload_staged_path(lib->be, up->bu),
+				  O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+		}
 		break;
 	}
 	pthread_mutex_unlock(&lib->up_lock);

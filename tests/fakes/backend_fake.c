@@ -33,6 +33,7 @@ enum fake_op {
 	FAKE_UPLOAD_BEGIN,
 	FAKE_UPLOAD_WRITE,
 	FAKE_UPLOAD_TRUNCATE,
+	FAKE_UPLOAD_SYNC,
 	FAKE_UPLOAD_STAGED_PATH,
 	FAKE_UPLOAD_COMMIT,
 	FAKE_UPLOAD_ABORT,
@@ -64,6 +65,7 @@ static const struct {
 	[FAKE_UPLOAD_BEGIN] = { "upload_begin", true },
 	[FAKE_UPLOAD_WRITE] = { "upload_write", true },
 	[FAKE_UPLOAD_TRUNCATE] = { "upload_truncate", true },
+	[FAKE_UPLOAD_SYNC] = { "upload_sync", true },
 	[FAKE_UPLOAD_STAGED_PATH] = { "upload_staged_path", false },
 	[FAKE_UPLOAD_COMMIT] = { "upload_commit", true },
 	[FAKE_UPLOAD_ABORT] = { "upload_abort", false },
@@ -386,6 +388,12 @@ static int fake_upload_truncate(struct hubfs_upload *up, off_t size)
 	return ftruncate(up->fd, size) ? -errno : 0;
 }
 
+static int fake_upload_sync(struct hubfs_upload *up)
+{
+	fake_count(up->fb, FAKE_UPLOAD_SYNC);
+	return 0; /* writes are synchronous here */
+}
+
 static const char *fake_upload_staged_path(struct hubfs_upload *up)
 {
 	fake_count(up->fb, FAKE_UPLOAD_STAGED_PATH);
@@ -698,6 +706,7 @@ static const struct hubfs_backend_ops fake_template = {
 	.upload_begin = fake_upload_begin,
 	.upload_write = fake_upload_write,
 	.upload_truncate = fake_upload_truncate,
+	.upload_sync = fake_upload_sync,
 	.upload_staged_path = fake_upload_staged_path,
 	.upload_commit = fake_upload_commit,
 	.upload_abort = fake_upload_abort,

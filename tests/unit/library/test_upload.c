@@ -1323,23 +1323,12 @@ static const struct t_case t_cases[] = {
 
 /* Every op name backend.c's fault hook knows, and "*" (any op). */
 static const char *const t_fault_ops[] = {
-	"upload_begin",
-	"upload_write",
-	"upload_truncate",
-	"upload_commit",
-	"remove",
-	"rename",
-	"mkdir",
-	"rmdir",
-	"list",
-	"stat",
-	"meta_get",
-	"meta_put",
-	"read_open",
-	"read",
-	"check",
-	"statfs",
-	"*",
+	"upload_begin", "upload_write",  "upload_truncate",
+	"upload_sync",  "upload_commit", "remove",
+	"rename",       "mkdir",         "rmdir",
+	"list",         "stat",          "meta_get",
+	"meta_put",     "read_open",     "read",
+	"check",        "statfs",        "*",
 };
 
 #define T_NOPS (sizeof(t_fault_ops) / sizeof(t_fault_ops[0]))
