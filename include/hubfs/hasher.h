@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define HUBFS_HASHER_ASYNC_MIN (256u << 10)
-#define HUBFS_HASHER_QUEUE_MAX (16u << 20)
+#define HUBFS_HASHER_QUEUE_MAX (8u << 20)
 
 struct hubfs_hasher;
 

@@ -9,12 +9,16 @@
  * Several mounts may share one data_dir (NFS): staged names carry the mount's instance id,
  * and recover() removes only this instance's leftovers (others' only when a day old).
  *
- * Durability: commit fsyncs the bytes, renames them into place and fsyncs the directory
- * before it returns; sidecars are written atomically (temp + rename) but not fsynced — a
- * lost or stale sidecar is detected by its recorded size/mtime and the video re-validated.
+ * The staged file itself is written by local_stage.c (O_DIRECT on a writer thread for the
+ * sequential part). Durability: commit waits for those writes, fsyncs the bytes, renames
+ * them into place and fsyncs the directory before it returns; sidecars are written
+ * atomically (temp + rename) but not fsynced — a lost or stale sidecar is detected by its
+ * recorded size/mtime and the video re-validated. The sidecar's own mtime is the version
+ * marker of the record (hubfs_backend_entry.record_mtime_ns).
  *
  * Threads: any. The backend holds only immutable state after open plus an atomic counter;
- * each upload/reader handle is used by one thread at a time.
+ * each upload/reader handle is used by one thread at a time (an upload's stage runs a
+ * writer thread of its own).
  */
 #include <dirent.h>
 #include <errno.h>

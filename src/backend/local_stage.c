@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -30,11 +31,11 @@
 
 #define STAGE_ALIGN 4096
 #define STAGE_DIRECT_MIN (64u << 10) /* smaller writes are not worth a thread */
-#define STAGE_QUEUE_MAX (32u << 20)  /* bytes queued before the caller waits */
+#define STAGE_QUEUE_MAX (16u << 20)  /* bytes queued (or being written) before the caller waits */
 #define STAGE_CHUNK (1u << 20)       /* chunk capacity (larger writes get their own) */
-#define STAGE_SPARE 40               /* chunks kept for reuse: fresh pages fault */
-#define STAGE_WRITEBEHIND (8 << 20)  /* buffered bytes between writeback starts */
-#define STAGE_BATCH 8                /* chunks per direct write request */
+#define STAGE_SPARE 16 /* chunks kept for reuse (fresh pages fault): the queue's worth */
+#define STAGE_WRITEBEHIND (8 << 20) /* buffered bytes between writeback starts */
+#define STAGE_BATCH 8               /* chunks per direct write request */
 
 struct stage_chunk {
 	struct stage_chunk *next;
@@ -100,6 +101,14 @@ static int stage_pwrite_all(int fd, const unsigned char *buf, size_t n, off_t of
 	return 0;
 }
 
+/* Chunk memory is mapped, not malloc'd: page-aligned as O_DIRECT needs, and returned to
+ * the system when the upload ends (a malloc'd 1 MiB may stay in the heap for good). */
+static void stage_chunk_free(struct stage_chunk *c)
+{
+	munmap(c->data, c->cap);
+	free(c);
+}
+
 static void stage_recycle_locked(struct local_stage *s, struct stage_chunk *c)
 {
 	if (s->nspare < STAGE_SPARE && c->cap == STAGE_CHUNK) {
@@ -107,8 +116,7 @@ static void stage_recycle_locked(struct local_stage *s, struct stage_chunk *c)
 		s->spare = c;
 		s->nspare++;
 	} else {
-		free(c->data);
-		free(c);
+		stage_chunk_free(c);
 	}
 }
 
@@ -217,7 +225,9 @@ static struct stage_chunk *stage_chunk_get_locked(struct local_stage *s, size_t 
 	c = malloc(sizeof(*c));
 	if (!c)
 		return NULL;
-	if (posix_memalign((void **)&c->data, STAGE_ALIGN, cap)) {
+	cap = (cap + STAGE_ALIGN - 1) / STAGE_ALIGN * STAGE_ALIGN;
+	c->data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->data == MAP_FAILED) {
 		free(c);
 		return NULL;
 	}
@@ -329,14 +339,12 @@ void local_stage_close(struct local_stage *s)
 	while (s->head) {
 		c = s->head;
 		s->head = c->next;
-		free(c->data);
-		free(c);
+		stage_chunk_free(c);
 	}
 	while (s->spare) {
 		c = s->spare;
 		s->spare = c->next;
-		free(c->data);
-		free(c);
+		stage_chunk_free(c);
 	}
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@
 #include "hubfs/log.h"
 #include "hubfs/media.h"
 #include "library/library_int.h"
+
+/* After validating an upload this large, return free heap memory to the system. */
+#define UP_TRIM_BYTES (16u << 20)
 
 struct hubfs_library_upload {
 	struct hubfs_library *lib;
@@ -269,6 +273,10 @@ int hubfs_library_upload_commit(struct hubfs_library_upload *up)
 	}
 	staged = hubfs_backend_upload_staged_path(lib->be, up->bu);
 	rc = hubfs_media_validate(staged, &meta.media, why, sizeof(why));
+	/* Decoding a large frame leaves megabytes free in this thread's malloc arena; give
+	 * them back rather than keep every FUSE thread's high-water mark resident. */
+	if (up->size >= UP_TRIM_BYTES)
+		malloc_trim(0);
 	if (rc == -EINVAL) {
 		hubfs_event(HUBFS_EV_REJECT, "rejected 'videos/%s': %s", path, why);
 		goto refuse;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -26,10 +27,11 @@ struct hasher_chunk {
 };
 
 /*
- * Digested chunks are kept for reuse: a fresh 1 MiB allocation is an mmap, and first-touch
- * page faults cost more than the digest on these machines. At most HASHER_SPARE are kept.
+ * Digested chunks are kept for reuse: first-touch page faults of fresh memory cost more than
+ * the digest on these machines. At most HASHER_SPARE are kept (the queue's worth); chunks
+ * are mapped, not malloc'd, so their memory goes back to the system with the stream.
  */
-#define HASHER_SPARE 20
+#define HASHER_SPARE 8
 #define HASHER_CHUNK_MIN (1u << 20)
 
 struct hubfs_hasher {
@@ -46,6 +48,23 @@ struct hubfs_hasher {
 	struct hasher_chunk *spare;       /* lock: digested chunks for reuse */
 	unsigned int nspare;              /* lock */
 };
+
+static struct hasher_chunk *hasher_chunk_new(size_t cap)
+{
+	size_t len = sizeof(struct hasher_chunk) + cap;
+	struct hasher_chunk *c;
+
+	c = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED)
+		return NULL;
+	c->cap = cap;
+	return c;
+}
+
+static void hasher_chunk_free(struct hasher_chunk *c)
+{
+	munmap(c, sizeof(*c) + c->cap);
+}
 
 int hubfs_hasher_new(struct hubfs_hasher **out)
 {
@@ -90,7 +109,7 @@ static void *hasher_main(void *arg)
 			h->spare = c;
 			h->nspare++;
 		} else {
-			free(c);
+			hasher_chunk_free(c);
 		}
 		pthread_cond_broadcast(&h->cond);
 	}
@@ -141,12 +160,11 @@ int hubfs_hasher_feed(struct hubfs_hasher *h, const void *buf, size_t n)
 		size_t cap = n > HASHER_CHUNK_MIN ? n : HASHER_CHUNK_MIN;
 
 		pthread_mutex_unlock(&h->lock);
-		c = malloc(sizeof(*c) + cap);
+		c = hasher_chunk_new(cap);
 		if (!c) {
 			h->failed = true;
 			return -ENOMEM;
 		}
-		c->cap = cap;
 		pthread_mutex_lock(&h->lock);
 	}
 	/* Copied under the lock: the thread takes it only between chunks, never during one. */
@@ -203,7 +221,7 @@ void hubfs_hasher_free(struct hubfs_hasher *h)
 		struct hasher_chunk *c = h->spare;
 
 		h->spare = c->next;
-		free(c);
+		hasher_chunk_free(c);
 	}
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
