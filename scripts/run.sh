@@ -37,7 +37,7 @@ hubfs_deps_install build run || die "missing packages (see above)"
 
 echo "run.sh: building (build/, RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure failed"
-cmake --build build -j2 || die "build failed"
+cmake --build build --target hubfs -j2 || die "build failed"
 [ -x build/hubfs ] || die "build/hubfs was not built"
 
 # A stale mount (a previous run, or a daemon that died: "Transport endpoint is not
