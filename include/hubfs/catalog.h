@@ -40,7 +40,7 @@ struct hubfs_cat_entry {
 };
 
 /* The schema version this build writes (migrations bring older files up to it). */
-#define HUBFS_CATALOG_SCHEMA 2
+#define HUBFS_CATALOG_SCHEMA 3
 
 /*
  * Open (creating if needed) the catalog at @path (":memory:" in tests), enable WAL, run

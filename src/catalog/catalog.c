@@ -1,6 +1,7 @@
 /*
  * catalog.c — the hub's SQLite catalog (include/hubfs/catalog.h): the videos/ namespace, the
- * remembered scan rejects and the small settings table.
+ * remembered scan rejects and the small settings table. The notes tables are notes.c's, on
+ * the same connection and lock (catalog_int.h shares the struct and the helpers).
  *
  * Owns the one connection and its prepared statements. Any thread enters (FUSE workers, the
  * scanner, .hub/ readers): cat->lock serialises every public call, which is why the
@@ -27,38 +28,10 @@
 
 #include "catalog/catalog_int.h"
 
-/* Another process (a second mount on the same state_dir) holding the write lock. */
-#define CAT_BUSY_MS 5000
-#define CAT_PATH_MAX PATH_MAX
-/* Longest value bound as text (kv values, reasons): far below SQLITE_MAX_LENGTH. */
-#define CAT_TEXT_MAX (1u << 20)
-
 /* The columns of struct hubfs_video_meta, in the order cat_bind_meta and cat_read_entry use. */
 #define CAT_META_COLS                                                                              \
 	"size, sha256, duration, width, height, fps, video_codec, audio_codec, container, "        \
 	"bitrate, uploaded, mtime_ns, mode, uid, gid, file_mtime_ns, file_size, record_mtime_ns"
-
-enum cat_stmt {
-	CAT_BEGIN,
-	CAT_COMMIT,
-	CAT_ROLLBACK,
-	CAT_GET,
-	CAT_KIND,
-	CAT_HAS_CHILD,
-	CAT_UPSERT,
-	CAT_DELETE,
-	CAT_MOVE_ONE,
-	CAT_MOVE_TREE,
-	CAT_LIST,
-	CAT_WALK,
-	CAT_TOTALS,
-	CAT_REJ_PUT,
-	CAT_REJ_GET,
-	CAT_REJ_DEL,
-	CAT_KV_GET,
-	CAT_KV_SET,
-	CAT_NSTMT
-};
 
 static const char *const cat_sql[CAT_NSTMT] = {
 	[CAT_BEGIN] = "BEGIN IMMEDIATE",
@@ -119,28 +92,20 @@ enum cat_kind {
 	CAT_DIR = 1,
 };
 
-struct hubfs_catalog {
-	pthread_mutex_t lock;
-	sqlite3 *db;                 /* lock */
-	sqlite3_stmt *st[CAT_NSTMT]; /* lock; prepared at open, reset after each use */
-	int version;                 /* set by open, then read-only */
-};
-
 sqlite3 *cat_test_db(struct hubfs_catalog *cat)
 {
 	return cat->db;
 }
 
 /* Reset @st and drop its bindings (they point into the caller's strings). */
-static void cat_done(sqlite3_stmt *st)
+void cat_done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
 
 /* Bind @len bytes of @s without copying: the statement is reset before @s goes away. */
-static int cat_bind_text(struct hubfs_catalog *cat, sqlite3_stmt *st, int idx, const char *s,
-			 size_t len)
+int cat_bind_text(struct hubfs_catalog *cat, sqlite3_stmt *st, int idx, const char *s, size_t len)
 {
 	int src;
 
@@ -153,7 +118,7 @@ static int cat_bind_text(struct hubfs_catalog *cat, sqlite3_stmt *st, int idx, c
 }
 
 /* Check a path that names an entry: "a" or "a/b", no empty component, not too long. */
-static int cat_path_check(const char *path, size_t *len)
+int cat_path_check(const char *path, size_t *len)
 {
 	*len = strnlen(path, CAT_PATH_MAX + 1);
 	if (*len > CAT_PATH_MAX)
@@ -164,7 +129,7 @@ static int cat_path_check(const char *path, size_t *len)
 }
 
 /* The length of @path[0..len)'s parent ("a/b/c" -> 3, "a" -> 0, the root). */
-static size_t cat_parent_len(const char *path, size_t len)
+size_t cat_parent_len(const char *path, size_t len)
 {
 	const char *slash = memrchr(path, '/', len);
 
@@ -172,7 +137,7 @@ static size_t cat_parent_len(const char *path, size_t len)
 }
 
 /* Copy a text column into @dst (truncating; a NULL reads as ""). */
-static void cat_col_copy(char *dst, size_t len, sqlite3_stmt *st, int col)
+void cat_col_copy(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
 	const unsigned char *text = sqlite3_column_text(st, col);
 	size_t n = text ? (size_t)sqlite3_column_bytes(st, col) : 0;
@@ -262,7 +227,7 @@ out:
 }
 
 /* Run a statement that returns no data we need (BEGIN, COMMIT, DELETE ...) once. */
-static int cat_run(struct hubfs_catalog *cat, sqlite3_stmt *st, const char *what)
+int cat_run(struct hubfs_catalog *cat, sqlite3_stmt *st, const char *what)
 {
 	int src;
 	int rc = 0;
@@ -275,7 +240,7 @@ static int cat_run(struct hubfs_catalog *cat, sqlite3_stmt *st, const char *what
 }
 
 /* Undo the open transaction, if any (some errors have already rolled it back). */
-static void cat_rollback(struct hubfs_catalog *cat)
+void cat_rollback(struct hubfs_catalog *cat)
 {
 	int src;
 
@@ -287,7 +252,7 @@ static void cat_rollback(struct hubfs_catalog *cat)
 	cat_done(cat->st[CAT_ROLLBACK]);
 }
 
-static int cat_begin(struct hubfs_catalog *cat)
+int cat_begin(struct hubfs_catalog *cat)
 {
 	cat_rollback(cat); /* a transaction a failed rollback left behind */
 	return cat_run(cat, cat->st[CAT_BEGIN], "begin");
@@ -453,6 +418,7 @@ void hubfs_catalog_close(struct hubfs_catalog *cat)
 		return;
 	for (int i = 0; i < CAT_NSTMT; i++)
 		sqlite3_finalize(cat->st[i]);
+	cat_notes_finalize(cat->notes);
 	if (cat->db) {
 		src = sqlite3_close(cat->db);
 		if (src != SQLITE_OK)
@@ -589,7 +555,7 @@ int hubfs_catalog_check(struct hubfs_catalog *cat, char *msg, size_t len)
 			     " LIMIT 1",
 			     path, sizeof(path));
 	if (rc == -ENOENT) {
-		rc = 0;
+		rc = cat_notes_check(cat, bad, sizeof(bad));
 		goto out;
 	}
 	if (rc)

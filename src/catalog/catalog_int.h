@@ -1,18 +1,88 @@
 /*
- * catalog_int.h — the catalog's private seams, shared by catalog.c (the API), schema.c (the
- * migrations and the SQLite error map) and the unit test. Not for other subsystems.
+ * catalog_int.h — the catalog's private seams, shared by catalog.c (the API, the connection
+ * and its statements), notes.c and notes_attrs.c (the notes tables), schema.c (the
+ * migrations and the SQLite error map) and the unit tests. Not for other subsystems.
  *
  * Threads: everything here runs on a connection the caller owns exclusively (at open, before
- * the catalog is shared, or under the catalog's mutex); nothing here locks.
+ * the catalog is shared, or under cat->lock); nothing here locks.
  */
 #ifndef HUBFS_CATALOG_INT_H
 #define HUBFS_CATALOG_INT_H
 
+#include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #include <sqlite3.h>
 
 #include "hubfs/catalog.h"
+
+/* Another process (a second mount on the same state_dir) holding the write lock. */
+#define CAT_BUSY_MS 5000
+#define CAT_PATH_MAX PATH_MAX
+/* Longest value bound as text (kv values, reasons): far below SQLITE_MAX_LENGTH. */
+#define CAT_TEXT_MAX (1u << 20)
+
+/* catalog.c's statements, prepared at open (the SQL is in catalog.c's cat_sql[]). */
+enum cat_stmt {
+	CAT_BEGIN,
+	CAT_COMMIT,
+	CAT_ROLLBACK,
+	CAT_GET,
+	CAT_KIND,
+	CAT_HAS_CHILD,
+	CAT_UPSERT,
+	CAT_DELETE,
+	CAT_MOVE_ONE,
+	CAT_MOVE_TREE,
+	CAT_LIST,
+	CAT_WALK,
+	CAT_TOTALS,
+	CAT_REJ_PUT,
+	CAT_REJ_GET,
+	CAT_REJ_DEL,
+	CAT_KV_GET,
+	CAT_KV_SET,
+	CAT_NSTMT
+};
+
+struct cat_notes; /* notes.c's prepared statements */
+
+struct hubfs_catalog {
+	pthread_mutex_t lock;
+	sqlite3 *db;                 /* lock */
+	sqlite3_stmt *st[CAT_NSTMT]; /* lock; prepared at open, reset after each use */
+	struct cat_notes *notes;     /* lock; notes.c's statements, NULL until first used */
+	int version;                 /* set by open, then read-only */
+};
+
+/*
+ * Helpers catalog.c shares with notes.c and notes_attrs.c; all run under cat->lock.
+ * cat_done: reset @st and drop its bindings (they point into the caller's strings).
+ * cat_bind_text: bind @len bytes of @s without copying (the statement is reset before @s goes
+ * away); -E2BIG past CAT_TEXT_MAX. cat_run: step a statement whose rows are not needed, then
+ * cat_done it. cat_begin: BEGIN IMMEDIATE (rolling back a transaction a failed rollback left
+ * behind). cat_rollback: undo the open transaction, if any.
+ * cat_path_check: "a" or "a/b", no empty component: 0, -EINVAL, -ENAMETOOLONG; *len set.
+ * cat_parent_len: length of @path[0..len)'s parent ("a/b/c" -> 3, "a" -> 0).
+ * cat_col_copy: a text column into @dst, truncating; NULL reads as "".
+ */
+void cat_done(sqlite3_stmt *st);
+int cat_bind_text(struct hubfs_catalog *cat, sqlite3_stmt *st, int idx, const char *s, size_t len);
+int cat_run(struct hubfs_catalog *cat, sqlite3_stmt *st, const char *what);
+int cat_begin(struct hubfs_catalog *cat);
+void cat_rollback(struct hubfs_catalog *cat);
+int cat_path_check(const char *path, size_t *len);
+size_t cat_parent_len(const char *path, size_t len);
+void cat_col_copy(char *dst, size_t len, sqlite3_stmt *st, int col);
+
+/*
+ * notes.c's side of close and check (its statements are prepared on first use). finalize:
+ * NULL-safe. check: the notes tree and the search index against the notes; 0, -EIO with the
+ * first problem in @bad, or the mapped SQLite error.
+ */
+void cat_notes_finalize(struct cat_notes *notes);
+int cat_notes_check(struct hubfs_catalog *cat, char *bad, size_t len);
 
 /*
  * One schema step: the file's PRAGMA user_version goes from @version - 1 to @version by

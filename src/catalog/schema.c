@@ -68,10 +68,84 @@ static const char cat_schema_v1[] =
 static const char cat_schema_v2[] =
 	"ALTER TABLE videos ADD COLUMN record_mtime_ns INTEGER NOT NULL DEFAULT 0;";
 
-/* Later: streams, notes' versions, peers. */
+/*
+ * Version 3: notes/ (src/catalog/notes.c). A note row is never removed: a delete records a
+ * delete version and sets path NULL, keeping last_path (= path while live; parent and name
+ * are last_path's) so the history stays reachable by path. Live paths are unique, and live
+ * notes list by the partial index notes_by_parent. Versions are numbered per note (seq 1,
+ * 2, ...), content last in the row so listing versions does not read it. The full-text index
+ * is external-content over the view notes_fts_src (live notes: title = path, content = the
+ * head's content, tags): nothing is stored twice, and notes.c keeps the index equal to the
+ * view (deleting a row's terms before a change, adding them after).
+ */
+static const char cat_schema_v3[] =
+	"CREATE TABLE notes ("
+	" id INTEGER PRIMARY KEY,"
+	" gid TEXT NOT NULL UNIQUE CHECK (gid <> ''),"
+	" path TEXT UNIQUE CHECK (path <> ''),"
+	" last_path TEXT NOT NULL CHECK (last_path <> ''),"
+	" parent TEXT NOT NULL,"
+	" name TEXT NOT NULL CHECK (name <> ''),"
+	" head TEXT NOT NULL,"
+	" nversions INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL CHECK (deleted IN (0, 1)),"
+	" shared INTEGER NOT NULL CHECK (shared IN (0, 1)),"
+	" tags TEXT NOT NULL DEFAULT '',"
+	" created_ns INTEGER NOT NULL,"
+	" updated_ns INTEGER NOT NULL,"
+	" mtime_ns INTEGER NOT NULL,"
+	" mode INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL,"
+	" gid_owner INTEGER NOT NULL,"
+	" CHECK ((path IS NULL) = (deleted = 1))"
+	");"
+	"CREATE UNIQUE INDEX notes_by_parent ON notes (parent, name) WHERE path IS NOT NULL;"
+	"CREATE INDEX notes_by_last_path ON notes (last_path);"
+	"CREATE TABLE note_versions ("
+	" note INTEGER NOT NULL REFERENCES notes (id),"
+	" seq INTEGER NOT NULL CHECK (seq > 0),"
+	" id TEXT NOT NULL,"
+	" parent1 TEXT NOT NULL DEFAULT '',"
+	" parent2 TEXT NOT NULL DEFAULT '',"
+	" origin TEXT NOT NULL,"
+	" author TEXT NOT NULL,"
+	" time_ns INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL CHECK (deleted IN (0, 1)),"
+	" content BLOB NOT NULL,"
+	" PRIMARY KEY (note, seq)"
+	");"
+	"CREATE INDEX note_versions_by_id ON note_versions (id);"
+	"CREATE TABLE note_dirs ("
+	" path TEXT PRIMARY KEY NOT NULL CHECK (path <> ''),"
+	" parent TEXT NOT NULL,"
+	" name TEXT NOT NULL CHECK (name <> ''),"
+	" mode INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL,"
+	" gid INTEGER NOT NULL,"
+	" mtime_ns INTEGER NOT NULL"
+	");"
+	"CREATE UNIQUE INDEX note_dirs_by_parent ON note_dirs (parent, name);"
+	"CREATE TABLE note_xattrs ("
+	" note INTEGER NOT NULL REFERENCES notes (id),"
+	" name TEXT NOT NULL CHECK (name <> ''),"
+	" value BLOB NOT NULL,"
+	" PRIMARY KEY (note, name)"
+	") WITHOUT ROWID;"
+	"CREATE VIEW notes_fts_src AS"
+	" SELECT n.id AS id, n.path AS title, CAST(v.content AS TEXT) AS content, n.tags AS tags"
+	" FROM notes AS n JOIN note_versions AS v ON v.note = n.id AND v.seq = n.nversions"
+	" WHERE n.path IS NOT NULL;"
+	"CREATE VIRTUAL TABLE notes_fts USING fts5 (title, content, tags,"
+	" content = 'notes_fts_src', content_rowid = 'id', tokenize = 'porter unicode61');"
+	/* Best first: a hit in the title (the path) outweighs one in tags, then in the text. */
+	"INSERT INTO notes_fts (notes_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0, 2.0)');";
+
 const struct cat_migration cat_migrations[] = {
 	{ 1, cat_schema_v1, NULL },
 	{ 2, cat_schema_v2, NULL },
+	{ 3, cat_schema_v3, NULL },
 };
 const size_t cat_nmigrations = sizeof(cat_migrations) / sizeof(cat_migrations[0]);
 
