@@ -9,7 +9,8 @@
 # Groups:
 #   build   compiler, CMake and the -dev packages CMakeLists.txt looks for
 #   test    tools the tests drive the mount with (ffmpeg, inotifywait, rsync, getfattr,
-#           vim, nano, ...) and the format/lint checkers
+#           vim, nano and tmux to drive it, strace to see what an editor did, ...) and the
+#           format/lint checkers
 #   run     what a mounted hubfs needs at run time (fusermount3, getfattr, findmnt)
 #   bench   what scripts/bench.sh adds: ffmpeg (test media), strace (close() timings)
 #
@@ -32,7 +33,7 @@ hubfs_deps_packages()
 		;;
 	test)
 		printf '%s\n' ffmpeg inotify-tools rsync attr sqlite3 vim-nox nano psmisc procps \
-			util-linux openssl coreutils clang-format shellcheck git
+			util-linux openssl coreutils clang-format shellcheck git tmux strace
 		;;
 	run)
 		printf '%s\n' fuse3 attr util-linux psmisc procps

@@ -400,6 +400,11 @@ int main(int argc, char *argv[])
 		status = main_fail("%s", "out of memory");
 		goto out;
 	}
+	rc = hubfs_notes_fs_init(&fs, err, sizeof(err));
+	if (rc) {
+		status = main_fail("%s", rc == -ENOMEM ? "out of memory" : err);
+		goto out;
+	}
 
 	if (fuse_mount(fs.fuse, cmd.mountpoint)) {
 		status = 1; /* libfuse printed the reason */
@@ -446,6 +451,7 @@ out:
 		fuse_unmount(fs.fuse);
 	if (fs.fuse)
 		fuse_destroy(fs.fuse);
+	hubfs_notes_fs_free(&fs);
 	hubfs_library_free(fs.lib);
 	hubfs_backend_close(fs.be);
 	hubfs_events_close();

@@ -22,6 +22,7 @@
 #include "fs/fs.h"
 #include "hubfs/backend.h"
 #include "hubfs/catalog.h"
+#include "hubfs/catalog_notes.h"
 #include "hubfs/config.h"
 #include "hubfs/events.h"
 #include "hubfs/library.h"
@@ -113,7 +114,7 @@ static void ctl_take(struct ctl_buf *b, char *text)
 
 static void ctl_status(struct hubfs_fs *fs, struct ctl_buf *b)
 {
-	uint64_t videos = 0, bytes = 0;
+	uint64_t videos = 0, bytes = 0, notes = 0, shared = 0;
 
 	hubfs_catalog_totals(fs->cat, &videos, &bytes);
 	ctl_printf(b, "version=%s\n", HUBFS_VERSION);
@@ -122,13 +123,16 @@ static void ctl_status(struct hubfs_fs *fs, struct ctl_buf *b)
 	ctl_printf(b, "uptime=%ld\n", (long)(time(NULL) - fs->started));
 	ctl_printf(b, "videos=%" PRIu64 "\n", videos);
 	ctl_printf(b, "bytes=%" PRIu64 "\n", bytes);
-	ctl_printf(b, "streams=0\nrunning=0\nnotes=0\nshared=0\npeers=0\n");
+	hubfs_catalog_note_totals(fs->cat, &notes, &shared);
+	ctl_printf(b, "streams=0\nrunning=0\n");
+	ctl_printf(b, "notes=%" PRIu64 "\nshared=%" PRIu64 "\n", notes, shared);
+	ctl_printf(b, "peers=0\n");
 	ctl_printf(b, "uploads=%u\n", hubfs_library_uploads_count(fs->lib));
 }
 
 static void ctl_metrics(struct hubfs_fs *fs, struct ctl_buf *b)
 {
-	uint64_t videos = 0, bytes = 0;
+	uint64_t videos = 0, bytes = 0, notes = 0, shared = 0;
 
 	hubfs_catalog_totals(fs->cat, &videos, &bytes);
 	ctl_printf(b, "# HELP hubfs_up Whether the hub is mounted.\n# TYPE hubfs_up gauge\n");
@@ -147,6 +151,12 @@ static void ctl_metrics(struct hubfs_fs *fs, struct ctl_buf *b)
 		   "# HELP hubfs_uploads_in_progress Videos being written.\n"
 		   "# TYPE hubfs_uploads_in_progress gauge\n");
 	ctl_printf(b, "hubfs_uploads_in_progress %u\n", hubfs_library_uploads_count(fs->lib));
+	hubfs_catalog_note_totals(fs->cat, &notes, &shared);
+	ctl_printf(b, "# HELP hubfs_notes Notes (live).\n# TYPE hubfs_notes gauge\n");
+	ctl_printf(b, "hubfs_notes %" PRIu64 "\n", notes);
+	ctl_printf(b, "# HELP hubfs_notes_shared Notes shared with peers.\n"
+		      "# TYPE hubfs_notes_shared gauge\n");
+	ctl_printf(b, "hubfs_notes_shared %" PRIu64 "\n", shared);
 }
 
 /* Build the text of @which; NULL on ENOMEM. */

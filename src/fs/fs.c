@@ -516,6 +516,12 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 	return d1->rename ? d1->rename(fs_self(), s1, s2, flags) : -EACCES;
 }
 
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+	FS_ROUTE(path, d, sub, -EINVAL);
+	return d->readlink ? d->readlink(fs_self(), sub, buf, size) : -EINVAL;
+}
+
 static int fs_link(const char *from, const char *to)
 {
 	(void)from;
@@ -648,6 +654,7 @@ const struct fuse_operations hubfs_fuse_ops = {
 	.mkdir = fs_mkdir,
 	.rmdir = fs_rmdir,
 	.rename = fs_rename,
+	.readlink = fs_readlink,
 	.link = fs_link,
 	.symlink = fs_symlink,
 	.statfs = fs_statfs,

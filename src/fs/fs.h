@@ -20,6 +20,7 @@ struct hubfs_config;
 struct hubfs_catalog;
 struct hubfs_backend;
 struct hubfs_library;
+struct hubfs_notes_fs;
 
 /* The mount: built by main.c, read-only once FUSE runs (each object locks itself). */
 struct hubfs_fs {
@@ -29,6 +30,7 @@ struct hubfs_fs {
 	struct hubfs_library *lib;
 	struct fuse *fuse;
 	time_t started;
+	struct hubfs_notes_fs *notes; /* notes/ state (notes.c) */
 	pthread_rwlock_t inval_lock; /* held shared while notifying the kernel */
 	bool inval_live;             /* inval_lock: the session can take notifications */
 };
@@ -79,12 +81,18 @@ struct hubfs_dir_ops {
 	int (*setxattr)(struct hubfs_fs *fs, const char *sub, const char *name, const char *value,
 			size_t size, int flags);
 	int (*removexattr)(struct hubfs_fs *fs, const char *sub, const char *name);
+	int (*readlink)(struct hubfs_fs *fs, const char *sub, char *buf, size_t size);
 };
 
 extern const struct hubfs_dir_ops hubfs_videos_ops;
 extern const struct hubfs_dir_ops hubfs_streams_ops;
 extern const struct hubfs_dir_ops hubfs_notes_ops;
 extern const struct hubfs_dir_ops hubfs_ctl_ops;
+
+/* notes/ state: the scratch area in state_dir and the open notes. init: 0 or -errno with a
+ * sentence in @err (mount-time error). */
+int hubfs_notes_fs_init(struct hubfs_fs *fs, char *err, size_t errlen);
+void hubfs_notes_fs_free(struct hubfs_fs *fs);
 
 /* The fuse_operations table (fs.c). */
 extern const struct fuse_operations hubfs_fuse_ops;

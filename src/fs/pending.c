@@ -1,6 +1,6 @@
 /*
- * pending.c — streams/ and notes/ until their own issues land: empty directories that
- * refuse every change with ENOTSUP and say so in .hub/events.
+ * pending.c — streams/ until its own issue lands: an empty directory that refuses every
+ * change with ENOTSUP and says so in .hub/events.
  *
  * Threads: FUSE workers; no state.
  */
@@ -69,4 +69,3 @@ static int pend_open(struct hubfs_fs *fs, const char *sub, struct fuse_file_info
 	}
 
 PENDING_DIR(streams, "streams");
-PENDING_DIR(notes, "notes");

@@ -68,7 +68,7 @@ events_has "refused a write into 'videos/ok.MP4'"
 expect_fail "Operation not permitted" truncate -s 10 "$MNT/videos/ok.MP4"
 touch "$MNT/videos/ok.MP4" || fail "touch of a stored video failed"
 
-# across top-level directories: EXDEV (mv falls back to copy, which notes/ refuses)
+# across top-level directories: EXDEV
 python3 -c 'import os,sys
 try:
     os.rename(sys.argv[1], sys.argv[2])
@@ -76,7 +76,7 @@ except OSError as e:
     sys.exit(0 if e.errno == 18 else 1)
 sys.exit(1)' "$MNT/videos/ok.MP4" "$MNT/notes/ok.MP4" || fail "rename across top-level directories is not EXDEV"
 
-# streams/ and notes/ refuse changes until their issues land
+# streams/ refuses changes until its issue lands
 expect_fail "Operation not supported" mkdir "$MNT/streams/s1"
-expect_fail "Operation not supported" touch "$MNT/notes/n.md"
+expect_fail "Operation not supported" touch "$MNT/streams/x"
 hub_umount
