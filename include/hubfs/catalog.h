@@ -1,9 +1,10 @@
 /*
  * catalog.h — the hub's SQLite catalog: a cache of what the backend holds, plus the hub's
- * own state (later: streams, note versions, peers).
+ * own state (note versions, catalog_notes.h; later streams and peers).
  *
- * One database file in state_dir, WAL mode, synchronous=NORMAL in WAL (durable across
- * process crashes; the backend stays the truth across power loss), opened once per mount.
+ * One database file in state_dir, WAL mode, synchronous=FULL (each commit syncs the WAL:
+ * a note's version is the truth, not a cache, and must be durable when close()/fsync()
+ * returns, across power loss too), opened once per mount.
  * The schema is versioned with PRAGMA user_version and upgraded by ordered migrations,
  * each in its own transaction. Every change is one transaction.
  *

@@ -24,21 +24,21 @@
 
 struct hubfs_catalog;
 
-#define HUBFS_NOTE_ID_LEN 64   /* version ids: lower-case hex sha256 */
-#define HUBFS_NOTE_GID_LEN 32  /* note global ids: lower-case hex, 128 bits */
+#define HUBFS_NOTE_ID_LEN 64  /* version ids: lower-case hex sha256 */
+#define HUBFS_NOTE_GID_LEN 32 /* note global ids: lower-case hex, 128 bits */
 #define HUBFS_NOTE_TAGS_MAX 1024
 
 struct hubfs_note_info {
-	int64_t id;                          /* local id */
+	int64_t id; /* local id */
 	char gid[HUBFS_NOTE_GID_LEN + 1];
-	char head[HUBFS_NOTE_ID_LEN + 1];    /* current version id */
-	unsigned int nversions;              /* = the head's seq */
-	uint64_t size;                       /* of the head's content */
-	bool deleted;                        /* head is a delete */
+	char head[HUBFS_NOTE_ID_LEN + 1]; /* current version id */
+	unsigned int nversions;           /* = the head's seq */
+	uint64_t size;                    /* of the head's content */
+	bool deleted;                     /* head is a delete */
 	bool shared;
-	char tags[HUBFS_NOTE_TAGS_MAX];      /* normalised: lower-case, comma-separated, sorted */
-	int64_t created_ns, updated_ns;      /* first and latest version */
-	int64_t mtime_ns;                    /* user-visible (utimens); = updated_ns by default */
+	char tags[HUBFS_NOTE_TAGS_MAX]; /* normalised: lower-case, comma-separated, sorted */
+	int64_t created_ns, updated_ns; /* first and latest version */
+	int64_t mtime_ns;               /* user-visible (utimens); = updated_ns by default */
 	uint32_t mode, uid, gid_owner;
 };
 
@@ -59,7 +59,8 @@ struct hubfs_note_dir {
 };
 
 /* The live note at @path. 0, -ENOENT. */
-int hubfs_catalog_note_get(struct hubfs_catalog *cat, const char *path, struct hubfs_note_info *out);
+int hubfs_catalog_note_get(struct hubfs_catalog *cat, const char *path,
+			   struct hubfs_note_info *out);
 
 /* The deleted note whose history notes/.versions/@path shows (none live at @path). 0,
  * -ENOENT. Saving at @path with its gid restores it: its history goes on. */
@@ -127,7 +128,8 @@ int hubfs_catalog_note_xattr_remove(struct hubfs_catalog *cat, const char *path,
  * holds a live note or a folder. */
 int hubfs_catalog_note_dir_put(struct hubfs_catalog *cat, const char *path,
 			       const struct hubfs_note_dir *d);
-int hubfs_catalog_note_dir_get(struct hubfs_catalog *cat, const char *path, struct hubfs_note_dir *d);
+int hubfs_catalog_note_dir_get(struct hubfs_catalog *cat, const char *path,
+			       struct hubfs_note_dir *d);
 int hubfs_catalog_note_dir_delete(struct hubfs_catalog *cat, const char *path);
 
 /* Children of folder @dir: live notes (@n set) and folders (@d set), name order. */

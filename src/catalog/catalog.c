@@ -438,7 +438,7 @@ static int cat_configure(struct hubfs_catalog *cat, const char *path)
 
 	sqlite3_extended_result_codes(cat->db, 1);
 	sqlite3_busy_timeout(cat->db, CAT_BUSY_MS);
-	src = sqlite3_exec(cat->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL,
+	src = sqlite3_exec(cat->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", NULL,
 			   NULL, NULL);
 	if (src != SQLITE_OK) {
 		rc = cat_sqlite_err(cat->db, src, "configure");

@@ -154,8 +154,9 @@ static void ctl_metrics(struct hubfs_fs *fs, struct ctl_buf *b)
 	hubfs_catalog_note_totals(fs->cat, &notes, &shared);
 	ctl_printf(b, "# HELP hubfs_notes Notes (live).\n# TYPE hubfs_notes gauge\n");
 	ctl_printf(b, "hubfs_notes %" PRIu64 "\n", notes);
-	ctl_printf(b, "# HELP hubfs_notes_shared Notes shared with peers.\n"
-		      "# TYPE hubfs_notes_shared gauge\n");
+	ctl_printf(b,
+		   "# HELP hubfs_notes_shared Notes shared with peers.\n"
+		   "# TYPE hubfs_notes_shared gauge\n");
 	ctl_printf(b, "hubfs_notes_shared %" PRIu64 "\n", shared);
 }
 

@@ -31,8 +31,8 @@ struct hubfs_fs {
 	struct fuse *fuse;
 	time_t started;
 	struct hubfs_notes_fs *notes; /* notes/ state (notes.c) */
-	pthread_rwlock_t inval_lock; /* held shared while notifying the kernel */
-	bool inval_live;             /* inval_lock: the session can take notifications */
+	pthread_rwlock_t inval_lock;  /* held shared while notifying the kernel */
+	bool inval_live;              /* inval_lock: the session can take notifications */
 };
 
 struct hubfs_dir_ops;

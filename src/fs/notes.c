@@ -300,8 +300,8 @@ static int nt_commit(struct hubfs_fs *fs, const char *path, const char *content,
 		want.gid_owner = attrs ? attrs->gid : 0;
 		want.shared = fs->cfg->notes_default_shared;
 	}
-	rc = hubfs_note_version_id(content, len, parents, exists ? 1 : 0, fs->cfg->node_name,
-				   false, v.id);
+	rc = hubfs_note_version_id(content, len, parents, exists ? 1 : 0, fs->cfg->node_name, false,
+				   v.id);
 	if (rc)
 		return rc;
 	if (exists)
@@ -343,8 +343,9 @@ static int nt_delete(struct hubfs_fs *fs, const char *path, uint32_t uid)
 	v.deleted = true;
 	rc = hubfs_catalog_note_delete(fs->cat, path, &v);
 	if (!rc)
-		hubfs_event(HUBFS_EV_NOTE, "deleted 'notes/%s' (its history is kept in notes/%s/%s/)",
-			    path, NOTES_VERSIONS, path);
+		hubfs_event(HUBFS_EV_NOTE,
+			    "deleted 'notes/%s' (its history is kept in notes/%s/%s/)", path,
+			    NOTES_VERSIONS, path);
 	return rc;
 }
 
@@ -550,10 +551,9 @@ static int nt_getattr_locked(struct hubfs_fs *fs, const char *sub, struct stat *
 	}
 	if (!strncmp(sub, NOTES_VERSIONS, strlen(NOTES_VERSIONS)) &&
 	    (sub[strlen(NOTES_VERSIONS)] == '/' || !sub[strlen(NOTES_VERSIONS)]))
-		return nt_versions_getattr(fs, sub[strlen(NOTES_VERSIONS)]
-						       ? sub + strlen(NOTES_VERSIONS) + 1
-						       : "",
-					   st);
+		return nt_versions_getattr(
+			fs, sub[strlen(NOTES_VERSIONS)] ? sub + strlen(NOTES_VERSIONS) + 1 : "",
+			st);
 	if (!strcmp(sub, NOTES_SEARCH) || !strcmp(sub, NOTES_CONFLICTS)) {
 		hubfs_fs_fill_dir(st, 0555, fs->started);
 		return 0;
@@ -729,9 +729,10 @@ static int nt_readdir(struct hubfs_fs *fs, const char *sub, void *buf, fuse_fill
 		goto out;
 	fill(buf, ".", &st, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
-	if (!strcmp(sub, NOTES_VERSIONS) || !strncmp(sub, NOTES_VERSIONS "/",
-						     strlen(NOTES_VERSIONS) + 1)) {
-		const char *rel = sub[strlen(NOTES_VERSIONS)] ? sub + strlen(NOTES_VERSIONS) + 1 : "";
+	if (!strcmp(sub, NOTES_VERSIONS) ||
+	    !strncmp(sub, NOTES_VERSIONS "/", strlen(NOTES_VERSIONS) + 1)) {
+		const char *rel = sub[strlen(NOTES_VERSIONS)] ? sub + strlen(NOTES_VERSIONS) + 1 :
+								"";
 
 		if (*rel)
 			hubfs_catalog_note_versions(fs->cat, rel, nt_ver_cb, &f);
@@ -822,8 +823,8 @@ static int nt_name_ok(const char *sub)
 
 	if (rc)
 		hubfs_event(HUBFS_EV_REJECT, "refused name in 'notes/': %s",
-			    rc == -ENAMETOOLONG ? "longer than 255 bytes"
-						: "reserved, or holds a newline or a slash");
+			    rc == -ENAMETOOLONG ? "longer than 255 bytes" :
+						  "reserved, or holds a newline or a slash");
 	return rc;
 }
 
@@ -1063,7 +1064,9 @@ static int nt_write(struct hubfs_fs *fs, struct hubfs_handle *hh, const char *bu
 	if (h->kind != NH_NOTE || !h->writable)
 		return -EBADF;
 	if (off < 0 || (uint64_t)off + size > nfs->max_bytes) {
-		hubfs_event(HUBFS_EV_REJECT, "refused a write to 'notes/%s': larger than notes_max_mb (%" PRIu64 " MB)",
+		hubfs_event(HUBFS_EV_REJECT,
+			    "refused a write to 'notes/%s': larger than notes_max_mb (%" PRIu64
+			    " MB)",
 			    h->path, fs->cfg->notes_max_mb);
 		return -EFBIG;
 	}
@@ -1439,7 +1442,8 @@ static int nt_rename_locked(struct hubfs_fs *fs, const char *from, const char *t
 
 	if (S_ISDIR(st_from.st_mode)) {
 		if (to_exists) {
-			rc = hubfs_catalog_note_dir_delete(fs->cat, to); /* ENOTEMPTY as rename(2) */
+			rc = hubfs_catalog_note_dir_delete(fs->cat,
+							   to); /* ENOTEMPTY as rename(2) */
 			if (rc)
 				return rc;
 		}
@@ -1491,7 +1495,8 @@ static int nt_rename_locked(struct hubfs_fs *fs, const char *from, const char *t
 			return rc;
 		rc = nt_scratch_parents(nfs, to);
 		if (!rc) {
-			int fd = openat(nfs->scratch_fd, to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			int fd = openat(nfs->scratch_fd, to,
+					O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 					st_from.st_mode & 07777);
 
 			if (fd < 0 || (len && write(fd, buf, len) != (ssize_t)len))
@@ -1559,7 +1564,7 @@ static int nt_rename(struct hubfs_fs *fs, const char *from, const char *to, unsi
 /* ---- xattrs ------------------------------------------------------------------------- */
 
 static const char *const nt_hub_xattrs[] = {
-	"user.hub.version", "user.hub.shared",	"user.xdg.tags", "user.hub.contributors",
+	"user.hub.version", "user.hub.shared",  "user.xdg.tags", "user.hub.contributors",
 	"user.hub.created", "user.hub.updated", "user.hub.id",
 };
 
@@ -1651,8 +1656,8 @@ static int nt_getxattr(struct hubfs_fs *fs, const char *sub, const char *name, c
 		rc = -ENODATA; /* created, not saved yet */
 	if (!rc)
 		rc = nt_put_value(text, value, size);
-	else if (rc == -ENODATA && strncmp(name, "user.hub.", 9) &&
-		 strcmp(name, "user.xdg.tags") && !nt_open_find(nfs, sub))
+	else if (rc == -ENODATA && strncmp(name, "user.hub.", 9) && strcmp(name, "user.xdg.tags") &&
+		 !nt_open_find(nfs, sub))
 		rc = hubfs_catalog_note_xattr_get(fs->cat, sub, name, value, size);
 out:
 	pthread_mutex_unlock(&nfs->lock);
@@ -1724,8 +1729,8 @@ static int nt_setxattr(struct hubfs_fs *fs, const char *sub, const char *name, c
 			on = value[0] == '1';
 		} else {
 			rc = -EINVAL;
-			hubfs_event(HUBFS_EV_REJECT, "refused user.hub.shared on 'notes/%s': 0 or 1",
-				    sub);
+			hubfs_event(HUBFS_EV_REJECT,
+				    "refused user.hub.shared on 'notes/%s': 0 or 1", sub);
 			goto out;
 		}
 		rc = hubfs_catalog_note_set_shared(fs->cat, sub, on);

@@ -600,7 +600,7 @@ static void test_file_wal_persist(void **state)
 	assert_int_equal(hubfs_catalog_open(&cat, t.db), 0);
 	t_raw_text(cat_test_db(cat), "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
-	assert_int_equal(t_raw_int(cat_test_db(cat), "PRAGMA synchronous"), 1); /* NORMAL */
+	assert_int_equal(t_raw_int(cat_test_db(cat), "PRAGMA synchronous"), 2); /* FULL */
 	assert_int_equal(t_raw_int(cat_test_db(cat), "PRAGMA foreign_keys"), 1);
 	assert_int_equal(hubfs_catalog_put(cat, "keep/me.mp4", &e), 0);
 	assert_int_equal(hubfs_catalog_kv_set(cat, "instance", "i-1"), 0);
