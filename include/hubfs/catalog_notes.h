@@ -102,6 +102,11 @@ int hubfs_catalog_note_versions(struct hubfs_catalog *cat, const char *path,
 				hubfs_note_version_fn fn, void *arg);
 int hubfs_catalog_note_version_read(struct hubfs_catalog *cat, const char *path, unsigned int seq,
 				    void **buf, size_t *len);
+/* The latest version before @before (seq) of the history at @path whose bytes are
+ * @content: a save that restores an old version. 0 and *seq, -ENOENT. */
+int hubfs_catalog_note_find_content(struct hubfs_catalog *cat, const char *path,
+				    const void *content, size_t len, unsigned int before,
+				    unsigned int *seq);
 /* Contributors of the note's history: distinct authors, in order of first contribution,
  * comma-separated, into @buf. */
 int hubfs_catalog_note_contributors(struct hubfs_catalog *cat, const char *path, char *buf,

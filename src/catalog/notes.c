@@ -190,6 +190,10 @@ static const char *const n_sql[N_NSTMT] = {
 		" WHERE id = ?5",
 	[N_GET_DELETED] = "SELECT " N_NOTE_COLS " FROM notes WHERE id = " N_BY_HISTORY
 			  " AND path IS NULL",
+	/* The latest earlier version with these bytes (a restore), by history path. */
+	[N_SAME_CONTENT] = "SELECT seq FROM note_versions WHERE note = " N_BY_HISTORY
+			   " AND seq < ?3 AND deleted = 0 AND size = ?4 AND content = ?2"
+			   " ORDER BY seq DESC LIMIT 1",
 };
 
 struct cat_notes {
@@ -793,6 +797,39 @@ int hubfs_catalog_note_get_deleted(struct hubfs_catalog *cat, const char *path,
 		rc = cat_notes_step_one(cat, st, "find deleted note");
 	if (!rc)
 		n_read_info(st, 0, out);
+	cat_done(st);
+	pthread_mutex_unlock(&cat->lock);
+	return rc;
+}
+
+int hubfs_catalog_note_find_content(struct hubfs_catalog *cat, const char *path,
+				    const void *content, size_t len, unsigned int before,
+				    unsigned int *seq)
+{
+	sqlite3_stmt *st;
+	size_t plen;
+	int rc;
+
+	rc = cat_notes_lookup(path, &plen);
+	if (rc)
+		return rc;
+	rc = cat_notes_lock(cat);
+	if (rc)
+		return rc;
+	st = cat_notes_st(cat, N_SAME_CONTENT);
+	rc = cat_bind_text(cat, st, 1, path, plen);
+	if (!rc)
+		rc = sqlite3_bind_blob(st, 2, len ? content : "", (int)len, SQLITE_STATIC) ==
+				     SQLITE_OK ?
+			     0 :
+			     -ENOMEM;
+	if (!rc) {
+		sqlite3_bind_int64(st, 3, before);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)len);
+		rc = cat_notes_step_one(cat, st, "find a version by content");
+	}
+	if (!rc)
+		*seq = (unsigned int)sqlite3_column_int64(st, 0);
 	cat_done(st);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;

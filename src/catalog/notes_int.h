@@ -59,6 +59,7 @@ enum n_stmt {
 	N_FIND_DELETED,
 	N_REVIVE,
 	N_GET_DELETED,
+	N_SAME_CONTENT,
 	N_NSTMT
 };
 

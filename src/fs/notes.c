@@ -280,6 +280,7 @@ static int nt_commit(struct hubfs_fs *fs, const char *path, const char *content,
 	struct hubfs_note_version v = { 0 };
 	const char *parents[1];
 	char gid[HUBFS_NOTE_GID_LEN + 1] = "";
+	unsigned int same;
 	bool exists;
 	int rc;
 
@@ -316,8 +317,15 @@ static int nt_commit(struct hubfs_fs *fs, const char *path, const char *content,
 		hubfs_event(HUBFS_EV_ERROR, "cannot save 'notes/%s': %s", path, strerror(-rc));
 		return rc;
 	}
-	hubfs_event(HUBFS_EV_NOTE, "saved 'notes/%s' (version %u, %zu bytes, by %s)", path,
-		    out.nversions, len, v.author);
+	if (out.nversions > 1 &&
+	    !hubfs_catalog_note_find_content(fs->cat, path, content, len, out.nversions - 1, &same))
+		hubfs_event(
+			HUBFS_EV_NOTE,
+			"restored 'notes/%s' to the content of version %u (as version %u, by %s)",
+			path, same, out.nversions, v.author);
+	else
+		hubfs_event(HUBFS_EV_NOTE, "saved 'notes/%s' (version %u, %zu bytes, by %s)", path,
+			    out.nversions, len, v.author);
 	return 0;
 }
 

@@ -153,8 +153,10 @@ events_has "note saved 'notes/job/roadmap.md'"
 events_has "note shared 'notes/pub.md'"
 events_has "note shared 'notes/todo.md'"
 events_has "note unshared 'notes/todo.md'"
-# one "saved" line per version that is not a delete (the restores included)
-assert_eq "$(grep -c "note saved 'notes/todo.md'" "$MNT/.hub/events")" 7 "saved events for todo.md"
+# a restore says so; one "saved" or "restored" line per version that is not a delete
+events_has "note restored 'notes/todo.md' to the content of version 1 \(as version 5"
+events_has "note restored 'notes/todo.md' to the content of version 3 "
+assert_eq "$(grep -cE "note (saved|restored) 'notes/todo.md'" "$MNT/.hub/events")" 7 "saved events for todo.md"
 assert_eq "$(grep -c "note deleted 'notes/todo.md'" "$MNT/.hub/events")" 2 "deleted events for todo.md"
 
 # ---- a remount keeps everything -----------------------------------------------------------
