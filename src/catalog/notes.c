@@ -307,6 +307,13 @@ int cat_notes_lookup(const char *path, size_t *len)
 	return cat_path_check(path, len) ? -ENOENT : 0;
 }
 
+int cat_notes_enter(struct hubfs_catalog *cat, const char *path, size_t *len)
+{
+	int rc = cat_notes_lookup(path, len);
+
+	return rc ? rc : cat_notes_lock(cat);
+}
+
 int cat_notes_bind_blob(struct hubfs_catalog *cat, sqlite3_stmt *st, int idx, const void *p,
 			size_t len)
 {
@@ -703,10 +710,7 @@ int hubfs_catalog_note_get(struct hubfs_catalog *cat, const char *path, struct h
 	size_t len;
 	int rc;
 
-	rc = cat_notes_lookup(path, &len);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &len);
 	if (rc)
 		return rc;
 	rc = n_get_locked(cat, path, len, out);
@@ -785,10 +789,7 @@ int hubfs_catalog_note_get_deleted(struct hubfs_catalog *cat, const char *path,
 	size_t plen;
 	int rc;
 
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	st = cat_notes_st(cat, N_GET_DELETED);
@@ -810,10 +811,7 @@ int hubfs_catalog_note_find_content(struct hubfs_catalog *cat, const char *path,
 	size_t plen;
 	int rc;
 
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	st = cat_notes_st(cat, N_SAME_CONTENT);
@@ -892,10 +890,7 @@ int hubfs_catalog_note_delete(struct hubfs_catalog *cat, const char *path,
 	size_t plen;
 	int rc;
 
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	rc = cat_notes_begin(cat);
@@ -1052,10 +1047,7 @@ int hubfs_catalog_note_read(struct hubfs_catalog *cat, const char *path, void **
 
 	*buf = NULL;
 	*len = 0;
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	rc = n_read_blob(cat, N_READ, path, plen, 0, buf, len);
@@ -1073,10 +1065,7 @@ int hubfs_catalog_note_versions(struct hubfs_catalog *cat, const char *path,
 	int src;
 	int rc;
 
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	st = cat_notes_st(cat, N_VERSIONS);
@@ -1117,10 +1106,7 @@ int hubfs_catalog_note_version_read(struct hubfs_catalog *cat, const char *path,
 
 	*buf = NULL;
 	*len = 0;
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	rc = n_read_blob(cat, N_VERSION_READ, path, plen, seq, buf, len);
@@ -1234,10 +1220,7 @@ int hubfs_catalog_note_dir_get(struct hubfs_catalog *cat, const char *path,
 		*d = (struct hubfs_note_dir){ .mode = 0755 };
 		return 0;
 	}
-	rc = cat_notes_lookup(path, &len);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &len);
 	if (rc)
 		return rc;
 	st = cat_notes_st(cat, N_DIR_GET);

@@ -47,10 +47,7 @@ int hubfs_catalog_note_set_attrs(struct hubfs_catalog *cat, const char *path, ui
 	size_t plen;
 	int rc;
 
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	st = cat_notes_st(cat, N_SET_ATTRS);
@@ -75,10 +72,7 @@ int hubfs_catalog_note_set_shared(struct hubfs_catalog *cat, const char *path, b
 	size_t plen;
 	int rc;
 
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	st = cat_notes_st(cat, N_SET_SHARED);
@@ -234,10 +228,7 @@ int hubfs_catalog_note_xattr_list(struct hubfs_catalog *cat, const char *path, c
 	int src;
 	int rc;
 
-	rc = cat_notes_lookup(path, &plen);
-	if (rc)
-		return rc;
-	rc = cat_notes_lock(cat);
+	rc = cat_notes_enter(cat, path, &plen);
 	if (rc)
 		return rc;
 	st = cat_notes_st(cat, N_XATTR_LIST);

@@ -72,6 +72,8 @@ sqlite3_stmt *cat_notes_st(struct hubfs_catalog *cat, enum n_stmt which);
 int cat_notes_begin(struct hubfs_catalog *cat);
 int cat_notes_finish(struct hubfs_catalog *cat, int rc);
 /* A path to look up: 0 and its length, or -ENOENT ("", malformed, too long). */
+/* cat_notes_lookup, then cat_notes_lock: the start of most public calls. */
+int cat_notes_enter(struct hubfs_catalog *cat, const char *path, size_t *len);
 int cat_notes_lookup(const char *path, size_t *len);
 /* Step @st to its one row: 0 (row current), -ENOENT (none), or the mapped error. */
 int cat_notes_step_one(struct hubfs_catalog *cat, sqlite3_stmt *st, const char *what);
