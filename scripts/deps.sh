@@ -9,8 +9,8 @@
 # Groups:
 #   build   compiler, CMake and the -dev packages CMakeLists.txt looks for
 #   test    tools the tests drive the mount with (ffmpeg, inotifywait, rsync, getfattr,
-#           vim, nano and tmux to drive it, strace to see what an editor did, ...) and the
-#           format/lint checkers
+#           vim, nano and tmux to drive it, strace to see what an editor did, ...), the
+#           format/lint checkers and python3-botocore (the S3 signer's reference)
 #   run     what a mounted hubfs needs at run time (fusermount3, getfattr, findmnt)
 #   bench   what scripts/bench.sh adds: ffmpeg (test media), strace (close() timings)
 #
@@ -33,7 +33,8 @@ hubfs_deps_packages()
 		;;
 	test)
 		printf '%s\n' ffmpeg inotify-tools rsync attr sqlite3 vim-nox nano psmisc procps \
-			util-linux openssl coreutils clang-format shellcheck git tmux strace
+			util-linux openssl coreutils clang-format shellcheck git tmux strace \
+			python3-botocore
 		;;
 	run)
 		printf '%s\n' fuse3 attr util-linux psmisc procps
