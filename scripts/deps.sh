@@ -10,7 +10,10 @@
 #   build   compiler, CMake and the -dev packages CMakeLists.txt looks for
 #   test    tools the tests drive the mount with (ffmpeg, inotifywait, rsync, getfattr,
 #           vim, nano and tmux to drive it, strace to see what an editor did, ...), the
-#           format/lint checkers and python3-botocore (the S3 signer's reference)
+#           format/lint checkers, python3-botocore (the S3 signer's reference) and
+#           nodejs (then s3rver, the S3 test server, from npm: scripts/s3-test-server.sh;
+#           npm is not listed: NodeSource's nodejs bundles it and conflicts with Debian's
+#           npm package, which s3-test-server.sh installs only when no npm command exists)
 #   run     what a mounted hubfs needs at run time (fusermount3, getfattr, findmnt)
 #   bench   what scripts/bench.sh adds: ffmpeg (test media), strace (close() timings)
 #
@@ -29,12 +32,12 @@ hubfs_deps_packages()
 	build)
 		printf '%s\n' build-essential cmake pkg-config libfuse3-dev fuse3 libsqlite3-dev \
 			libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
-			libavfilter-dev libssl-dev libcmocka-dev
+			libavfilter-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
 		;;
 	test)
 		printf '%s\n' ffmpeg inotify-tools rsync attr sqlite3 vim-nox nano psmisc procps \
 			util-linux openssl coreutils clang-format shellcheck git tmux strace \
-			python3-botocore
+			python3-botocore nodejs
 		;;
 	run)
 		printf '%s\n' fuse3 attr util-linux psmisc procps
@@ -48,10 +51,16 @@ hubfs_deps_packages()
 	esac
 }
 
-# Non-Debian installs of group $1 (none yet). Runs after the apt step; must be idempotent.
+# Non-Debian installs of group $1. Runs after the apt step; must be idempotent.
+# HUBFS_DEPS_NO_EXTRA=1 skips them (scripts/s3-test-server.sh, which is the extra itself).
 hubfs_deps_extra()
 {
+	[ -z "${HUBFS_DEPS_NO_EXTRA:-}" ] || return 0
 	case "$1" in
+	test)
+		# s3rver (pinned) into .tooling/, ignored by git
+		"$(dirname "${BASH_SOURCE[0]}")/s3-test-server.sh" install
+		;;
 	*)
 		return 0
 		;;
