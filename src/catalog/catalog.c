@@ -258,6 +258,15 @@ int cat_begin(struct hubfs_catalog *cat)
 	return cat_run(cat, cat->st[CAT_BEGIN], "begin");
 }
 
+int cat_finish(struct hubfs_catalog *cat, int rc)
+{
+	if (!rc)
+		rc = cat_run(cat, cat->st[CAT_COMMIT], "commit");
+	if (rc)
+		cat_rollback(cat);
+	return rc;
+}
+
 /* What is at @path[0..len): CAT_NONE, CAT_VIDEO or CAT_DIR in *kind. */
 static int cat_kind(struct hubfs_catalog *cat, const char *path, size_t len, enum cat_kind *kind)
 {
@@ -627,15 +636,9 @@ int hubfs_catalog_put(struct hubfs_catalog *cat, const char *path, const struct 
 		return rc;
 	pthread_mutex_lock(&cat->lock);
 	rc = cat_begin(cat);
-	if (rc)
-		goto out;
-	rc = cat_put_locked(cat, path, len, e);
-	if (rc)
-		goto out;
-	rc = cat_run(cat, cat->st[CAT_COMMIT], "commit");
-out:
-	if (rc)
-		cat_rollback(cat);
+	if (!rc)
+		rc = cat_put_locked(cat, path, len, e);
+	rc = cat_finish(cat, rc);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
 }
@@ -677,15 +680,9 @@ int hubfs_catalog_delete(struct hubfs_catalog *cat, const char *path)
 		return rc;
 	pthread_mutex_lock(&cat->lock);
 	rc = cat_begin(cat);
-	if (rc)
-		goto out;
-	rc = cat_delete_locked(cat, path, len);
-	if (rc)
-		goto out;
-	rc = cat_run(cat, cat->st[CAT_COMMIT], "commit");
-out:
-	if (rc)
-		cat_rollback(cat);
+	if (!rc)
+		rc = cat_delete_locked(cat, path, len);
+	rc = cat_finish(cat, rc);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
 }
@@ -787,15 +784,9 @@ int hubfs_catalog_rename(struct hubfs_catalog *cat, const char *from, const char
 		return rc;
 	pthread_mutex_lock(&cat->lock);
 	rc = cat_begin(cat);
-	if (rc)
-		goto out;
-	rc = cat_rename_locked(cat, from, flen, to, tlen);
-	if (rc)
-		goto out;
-	rc = cat_run(cat, cat->st[CAT_COMMIT], "commit");
-out:
-	if (rc)
-		cat_rollback(cat);
+	if (!rc)
+		rc = cat_rename_locked(cat, from, flen, to, tlen);
+	rc = cat_finish(cat, rc);
 	pthread_mutex_unlock(&cat->lock);
 	return rc;
 }

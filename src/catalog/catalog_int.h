@@ -71,6 +71,9 @@ void cat_done(sqlite3_stmt *st);
 int cat_bind_text(struct hubfs_catalog *cat, sqlite3_stmt *st, int idx, const char *s, size_t len);
 int cat_run(struct hubfs_catalog *cat, sqlite3_stmt *st, const char *what);
 int cat_begin(struct hubfs_catalog *cat);
+/* End the transaction cat_begin opened: commit when @rc is 0, else roll back. Returns @rc,
+ * or the commit's error. */
+int cat_finish(struct hubfs_catalog *cat, int rc);
 void cat_rollback(struct hubfs_catalog *cat);
 int cat_path_check(const char *path, size_t *len);
 size_t cat_parent_len(const char *path, size_t len);

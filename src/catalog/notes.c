@@ -288,10 +288,8 @@ int cat_notes_begin(struct hubfs_catalog *cat)
 /* Commit when @rc is 0, else roll back; returns the call's result. */
 int cat_notes_finish(struct hubfs_catalog *cat, int rc)
 {
-	if (!rc)
-		rc = cat_run(cat, cat->st[CAT_COMMIT], "commit");
+	rc = cat_finish(cat, rc);
 	if (rc) {
-		cat_rollback(cat);
 		if (cat->notes->fts_touched) {
 			cat->notes->fts_suspect = true;
 			n_fts_heal(cat);
