@@ -1163,6 +1163,21 @@ static int nt_content_of(struct hubfs_fs *fs, const char *from, char **buf, size
 	return rc;
 }
 
+/*
+ * A rename is about to put other bytes at @path: files still open on the note there keep
+ * the bytes they had (as on a local disk, they hold the replaced file) and commit nowhere;
+ * new opens see the new note. nfs->lock held.
+ */
+static void nt_detach(struct hubfs_fs *fs, const char *path)
+{
+	struct note_open *no = nt_open_find(fs->notes, path);
+
+	if (!no)
+		return;
+	nt_load(fs, no);
+	no->unlinked = true;
+}
+
 static void nt_open_rename(struct hubfs_notes_fs *nfs, const char *from, const char *to)
 {
 	size_t n = strlen(from);
@@ -1238,6 +1253,7 @@ static int nt_rename_locked(struct hubfs_fs *fs, const char *from, const char *t
 		if (rc)
 			return rc;
 		aside = nt_aside_by_path(nfs, to);
+		nt_detach(fs, to);
 		rc = nt_commit(fs, to, buf, len, uid, NULL);
 		free(buf);
 		if (rc)
@@ -1248,11 +1264,6 @@ static int nt_rename_locked(struct hubfs_fs *fs, const char *from, const char *t
 		aside = nt_aside_by_scratch(nfs, from);
 		if (aside)
 			nt_aside_drop(nfs, aside);
-		no = nt_open_find(nfs, to);
-		if (no) {
-			no->loaded = false; /* its readers see the new version */
-			no->dirty = false;
-		}
 		return 0;
 	}
 
@@ -1307,6 +1318,7 @@ over:
 	rc = nt_content_of(fs, from, &buf, &len);
 	if (rc)
 		return rc;
+	nt_detach(fs, to);
 	rc = nt_commit(fs, to, buf, len, uid, NULL);
 	free(buf);
 	if (!rc)
