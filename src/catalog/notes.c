@@ -1060,7 +1060,6 @@ int hubfs_catalog_note_versions(struct hubfs_catalog *cat, const char *path,
 	struct hubfs_note_version v;
 	bool any = false;
 	size_t plen;
-	int src;
 	int rc;
 
 	rc = cat_notes_enter(cat, path, &plen);
@@ -1069,13 +1068,10 @@ int hubfs_catalog_note_versions(struct hubfs_catalog *cat, const char *path,
 	st = cat_notes_st(cat, N_VERSIONS);
 	rc = cat_bind_text(cat, st, 1, path, plen);
 	while (!rc) {
-		src = sqlite3_step(st);
-		if (src == SQLITE_DONE) {
-			rc = any ? 0 : -ENOENT;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = cat_sqlite_err(cat->db, src, "list note versions");
+		rc = cat_notes_step_one(cat, st, "list note versions");
+		if (rc) {
+			if (rc == -ENOENT)
+				rc = any ? 0 : -ENOENT; /* the end of the rows */
 			break;
 		}
 		any = true;
@@ -1120,7 +1116,6 @@ int hubfs_catalog_note_contributors(struct hubfs_catalog *cat, const char *path,
 	size_t used = 0, n;
 	bool any = false;
 	size_t plen;
-	int src;
 	int rc;
 
 	rc = cat_notes_lookup(path, &plen);
@@ -1135,13 +1130,10 @@ int hubfs_catalog_note_contributors(struct hubfs_catalog *cat, const char *path,
 	st = cat_notes_st(cat, N_CONTRIBUTORS);
 	rc = cat_bind_text(cat, st, 1, path, plen);
 	while (!rc) {
-		src = sqlite3_step(st);
-		if (src == SQLITE_DONE) {
-			rc = any ? 0 : -ENOENT;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = cat_sqlite_err(cat->db, src, "list contributors");
+		rc = cat_notes_step_one(cat, st, "list contributors");
+		if (rc) {
+			if (rc == -ENOENT)
+				rc = any ? 0 : -ENOENT; /* the end of the rows */
 			break;
 		}
 		author = sqlite3_column_text(st, 0);
