@@ -13,7 +13,9 @@
 #           format/lint checkers, python3-botocore (the S3 signer's reference) and
 #           nodejs (then s3rver, the S3 test server, from npm: scripts/s3-test-server.sh;
 #           npm is not listed: NodeSource's nodejs bundles it and conflicts with Debian's
-#           npm package, which s3-test-server.sh installs only when no npm command exists)
+#           npm package, which s3-test-server.sh installs only when no npm command exists),
+#           nginx with its RTMP module (the RTMP ingest the stream tests push to:
+#           scripts/rtmp-test-server.sh)
 #   run     what a mounted hubfs needs at run time (fusermount3, getfattr, findmnt)
 #   bench   what scripts/bench.sh adds: ffmpeg (test media), strace (close() timings)
 #
@@ -32,12 +34,12 @@ hubfs_deps_packages()
 	build)
 		printf '%s\n' build-essential cmake pkg-config libfuse3-dev fuse3 libsqlite3-dev \
 			libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
-			libavfilter-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+			libavfilter-dev libavdevice-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
 		;;
 	test)
 		printf '%s\n' ffmpeg inotify-tools rsync attr sqlite3 vim-nox nano psmisc procps \
 			util-linux openssl coreutils clang-format shellcheck git tmux strace \
-			python3-botocore nodejs
+			python3-botocore nodejs nginx libnginx-mod-rtmp
 		;;
 	run)
 		printf '%s\n' fuse3 attr util-linux psmisc procps
@@ -112,8 +114,16 @@ hubfs_deps_install()
 			echo "deps: apt-get update failed" >&2
 			return 1
 		fi
-		if ! apt-get -q -y --no-install-recommends -o DPkg::Lock::Timeout=300 \
-			install "${missing[@]}" >&2; then
+		# Packages with a service (nginx) must not start it: the tests start what they
+		# need and stop it by PID. policy-rc.d 101 = "action forbidden" (invoke-rc.d).
+		local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+		if [ ! -e "$policy" ]; then
+			printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
+		fi
+		apt-get -q -y --no-install-recommends -o DPkg::Lock::Timeout=300 \
+			install "${missing[@]}" >&2 || rc=$?
+		[ "$ours" -eq 0 ] || rm -f "$policy"
+		if [ "$rc" -ne 0 ]; then
 			echo "deps: apt-get install failed for: ${missing[*]}" >&2
 			return 1
 		fi

@@ -37,6 +37,7 @@
 #include "hubfs/library.h"
 #include "hubfs/log.h"
 #include "hubfs/media.h"
+#include "hubfs/streams.h"
 
 #define MAIN_DEFAULT_INI "/etc/hubfs/hubfs.conf"
 
@@ -400,6 +401,11 @@ int main(int argc, char *argv[])
 		status = main_fail("%s", "out of memory");
 		goto out;
 	}
+	rc = hubfs_streams_new(&fs.streams, &cfg, fs.cat, fs.be, fs.lib, NULL);
+	if (rc) {
+		status = main_fail("cannot load the streams: %s", strerror(-rc));
+		goto out;
+	}
 	rc = hubfs_notes_fs_init(&fs, err, sizeof(err));
 	if (rc) {
 		status = main_fail("%s", rc == -ENOMEM ? "out of memory" : err);
@@ -452,6 +458,7 @@ out:
 	if (fs.fuse)
 		fuse_destroy(fs.fuse);
 	hubfs_notes_fs_free(&fs);
+	hubfs_streams_free(fs.streams);
 	hubfs_library_free(fs.lib);
 	hubfs_backend_close(fs.be);
 	hubfs_events_close();

@@ -1,6 +1,6 @@
 /*
  * catalog.h — the hub's SQLite catalog: a cache of what the backend holds, plus the hub's
- * own state (note versions, catalog_notes.h; later streams and peers).
+ * own state (note versions, catalog_notes.h; streams, catalog_streams.h; later peers).
  *
  * One database file in state_dir, WAL mode, synchronous=FULL (each commit syncs the WAL:
  * a note's version is the truth, not a cache, and must be durable when close()/fsync()
@@ -41,7 +41,7 @@ struct hubfs_cat_entry {
 };
 
 /* The schema version this build writes (migrations bring older files up to it). */
-#define HUBFS_CATALOG_SCHEMA 3
+#define HUBFS_CATALOG_SCHEMA 4
 
 /*
  * Open (creating if needed) the catalog at @path (":memory:" in tests), enable WAL, run

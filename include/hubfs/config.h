@@ -133,4 +133,8 @@ char *hubfs_config_format(const struct hubfs_config *cfg);
 /* Parse a boolean as DESIGN.md §1: on/off true/false yes/no 1/0, any case. 0 or -EINVAL. */
 int hubfs_parse_bool(const char *s, bool *out);
 
+/* A bitrate as the options and stream configs take it: 1000k..12000k or 1M..12M (k/M any
+ * case). 0 and *kbps, or -EINVAL. */
+int hubfs_config_parse_bitrate(const char *in, unsigned int *kbps);
+
 #endif

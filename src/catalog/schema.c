@@ -142,10 +142,24 @@ static const char cat_schema_v3[] =
 	/* Best first: a hit in the title (the path) outweighs one in tags, then in the text. */
 	"INSERT INTO notes_fts (notes_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0, 2.0)');";
 
+/*
+ * Version 4: streams/. One row per stream: its config as the config file reads (key=value
+ * lines, parsed by src/stream/config.c) and whether its start_at has been acted on (fired,
+ * cancelled by a stop, or missed), so a remount neither repeats nor forgets a schedule.
+ */
+static const char cat_schema_v4[] =
+	"CREATE TABLE streams ("
+	" name TEXT PRIMARY KEY,"
+	" config TEXT NOT NULL,"
+	" created_ns INTEGER NOT NULL,"
+	" sched_done INTEGER NOT NULL DEFAULT 0"
+	");";
+
 const struct cat_migration cat_migrations[] = {
 	{ 1, cat_schema_v1, NULL },
 	{ 2, cat_schema_v2, NULL },
 	{ 3, cat_schema_v3, NULL },
+	{ 4, cat_schema_v4, NULL },
 };
 const size_t cat_nmigrations = sizeof(cat_migrations) / sizeof(cat_migrations[0]);
 

@@ -232,6 +232,34 @@ static int cfg_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+int hubfs_config_parse_bitrate(const char *in, unsigned int *kbps)
+{
+	char digits[16];
+	size_t n = strlen(in);
+	uint64_t u;
+	char unit;
+
+	if (n < 2 || n >= sizeof(digits))
+		return -EINVAL;
+	unit = in[n - 1];
+	memcpy(digits, in, n - 1);
+	digits[n - 1] = '\0';
+	if (cfg_parse_u64(digits, &u))
+		return -EINVAL;
+	if (unit == 'm' || unit == 'M') {
+		if (u < 1 || u > 12)
+			return -EINVAL;
+		u *= 1000;
+	} else if (unit == 'k' || unit == 'K') {
+		if (u < 1000 || u > 12000)
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	*kbps = (unsigned int)u;
+	return 0;
+}
+
 int hubfs_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "on", "true", "yes", "1" };
@@ -525,7 +553,6 @@ static bool cfg_is_credential(const char *key)
 static int cfg_parse(const struct cfg_option *opt, const char *in, union cfg_value *val)
 {
 	uint64_t u;
-	size_t n;
 	int rc;
 
 	switch (opt->kind) {
@@ -546,28 +573,11 @@ static int cfg_parse(const struct cfg_option *opt, const char *in, union cfg_val
 	case CFG_K_BOOL:
 		return hubfs_parse_bool(in, &val->b);
 	case CFG_K_BITRATE: {
-		char digits[16];
-		char unit;
+		unsigned int kbps;
 
-		n = strlen(in);
-		if (n < 2 || n >= sizeof(digits))
+		if (hubfs_config_parse_bitrate(in, &kbps))
 			return -EINVAL;
-		unit = in[n - 1];
-		memcpy(digits, in, n - 1);
-		digits[n - 1] = '\0';
-		if (cfg_parse_u64(digits, &u))
-			return -EINVAL;
-		if (unit == 'm' || unit == 'M') {
-			if (u < 1 || u > 12)
-				return -EINVAL;
-			u *= 1000;
-		} else if (unit == 'k' || unit == 'K') {
-			if (u < 1000 || u > 12000)
-				return -EINVAL;
-		} else {
-			return -EINVAL;
-		}
-		val->u = u;
+		val->u = kbps;
 		return 0;
 	}
 	case CFG_K_TEXT:

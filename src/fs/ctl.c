@@ -26,6 +26,7 @@
 #include "hubfs/config.h"
 #include "hubfs/events.h"
 #include "hubfs/library.h"
+#include "hubfs/streams.h"
 
 enum ctl_file {
 	CTL_STATUS,
@@ -115,8 +116,10 @@ static void ctl_take(struct ctl_buf *b, char *text)
 static void ctl_status(struct hubfs_fs *fs, struct ctl_buf *b)
 {
 	uint64_t videos = 0, bytes = 0, notes = 0, shared = 0;
+	unsigned int streams, running;
 
 	hubfs_catalog_totals(fs->cat, &videos, &bytes);
+	hubfs_streams_counts(fs->streams, &streams, &running);
 	ctl_printf(b, "version=%s\n", HUBFS_VERSION);
 	ctl_printf(b, "node=%s\n", fs->cfg->node_name);
 	ctl_printf(b, "backend=%s\n", hubfs_backend_name(fs->be));
@@ -124,7 +127,7 @@ static void ctl_status(struct hubfs_fs *fs, struct ctl_buf *b)
 	ctl_printf(b, "videos=%" PRIu64 "\n", videos);
 	ctl_printf(b, "bytes=%" PRIu64 "\n", bytes);
 	hubfs_catalog_note_totals(fs->cat, &notes, &shared);
-	ctl_printf(b, "streams=0\nrunning=0\n");
+	ctl_printf(b, "streams=%u\nrunning=%u\n", streams, running);
 	ctl_printf(b, "notes=%" PRIu64 "\nshared=%" PRIu64 "\n", notes, shared);
 	ctl_printf(b, "peers=0\n");
 	ctl_printf(b, "uploads=%u\n", hubfs_library_uploads_count(fs->lib));
@@ -133,6 +136,7 @@ static void ctl_status(struct hubfs_fs *fs, struct ctl_buf *b)
 static void ctl_metrics(struct hubfs_fs *fs, struct ctl_buf *b)
 {
 	uint64_t videos = 0, bytes = 0, notes = 0, shared = 0;
+	unsigned int streams, running;
 
 	hubfs_catalog_totals(fs->cat, &videos, &bytes);
 	ctl_printf(b, "# HELP hubfs_up Whether the hub is mounted.\n# TYPE hubfs_up gauge\n");
@@ -158,6 +162,13 @@ static void ctl_metrics(struct hubfs_fs *fs, struct ctl_buf *b)
 		   "# HELP hubfs_notes_shared Notes shared with peers.\n"
 		   "# TYPE hubfs_notes_shared gauge\n");
 	ctl_printf(b, "hubfs_notes_shared %" PRIu64 "\n", shared);
+	hubfs_streams_counts(fs->streams, &streams, &running);
+	ctl_printf(b, "# HELP hubfs_streams Streams defined.\n# TYPE hubfs_streams gauge\n");
+	ctl_printf(b, "hubfs_streams %u\n", streams);
+	ctl_printf(b,
+		   "# HELP hubfs_streams_running Streams with a worker running.\n"
+		   "# TYPE hubfs_streams_running gauge\n");
+	ctl_printf(b, "hubfs_streams_running %u\n", running);
 }
 
 /* Build the text of @which; NULL on ENOMEM. */

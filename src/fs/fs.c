@@ -29,6 +29,7 @@
 #include "hubfs/events.h"
 #include "hubfs/library.h"
 #include "hubfs/log.h"
+#include "hubfs/streams.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -71,6 +72,8 @@ static void fs_events_grew(void *arg)
 
 void hubfs_fs_shutdown(struct hubfs_fs *fs)
 {
+	/* Workers first: their recordings are committed through the library. */
+	hubfs_streams_stop(fs->streams);
 	hubfs_events_set_listener(NULL, NULL);
 	hubfs_library_stop(fs->lib);
 	hubfs_library_set_invalidate(fs->lib, NULL, NULL);
@@ -625,6 +628,10 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	rc = hubfs_library_start(fs->lib);
 	if (rc)
 		hubfs_event(HUBFS_EV_ERROR, "cannot start the library scanner: %s", strerror(-rc));
+	rc = fs->streams ? hubfs_streams_start(fs->streams) : 0;
+	if (rc)
+		hubfs_event(HUBFS_EV_ERROR, "cannot start the stream supervisor: %s",
+			    strerror(-rc));
 	return fs;
 }
 

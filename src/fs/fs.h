@@ -21,6 +21,7 @@ struct hubfs_catalog;
 struct hubfs_backend;
 struct hubfs_library;
 struct hubfs_notes_fs;
+struct hubfs_streams;
 
 /* The mount: built by main.c, read-only once FUSE runs (each object locks itself). */
 struct hubfs_fs {
@@ -30,9 +31,10 @@ struct hubfs_fs {
 	struct hubfs_library *lib;
 	struct fuse *fuse;
 	time_t started;
-	struct hubfs_notes_fs *notes; /* notes/ state (notes.c) */
-	pthread_rwlock_t inval_lock;  /* held shared while notifying the kernel */
-	bool inval_live;              /* inval_lock: the session can take notifications */
+	struct hubfs_notes_fs *notes;  /* notes/ state (notes.c) */
+	struct hubfs_streams *streams; /* streams/: the supervisor (src/stream) */
+	pthread_rwlock_t inval_lock;   /* held shared while notifying the kernel */
+	bool inval_live;               /* inval_lock: the session can take notifications */
 };
 
 struct hubfs_dir_ops;
