@@ -179,7 +179,7 @@ static int stm_getattr(struct hubfs_fs *fs, const char *sub, struct stat *st)
 		if (rc)
 			return rc;
 		free(text);
-		hubfs_fs_fill_file(st, p.file == STM_CONFIG ? 0644 : 0444, (off_t)len, time(NULL));
+		hubfs_fs_fill_file(st, p.file == STM_CONFIG ? 0600 : 0444, (off_t)len, time(NULL));
 		return 0;
 	}
 }

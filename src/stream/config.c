@@ -572,7 +572,9 @@ int hubfs_stream_conf_apply(struct hubfs_stream_conf *c, const char *text, size_
 			break;
 	}
 	free(copy);
-	if (!rc && next.start_at && next.stop_at && next.stop_at <= next.start_at)
+	/* A time already past is spent (its schedule ran): it orders nothing. */
+	if (!rc && next.start_at && next.stop_at && next.stop_at <= next.start_at &&
+	    (!now || (next.start_at > now && next.stop_at > now)))
 		rc = sc_fail(err, errlen, "stop_at must come after start_at");
 	if (rc)
 		return rc;

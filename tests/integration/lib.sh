@@ -3,7 +3,8 @@
 # trap. A test fails when a check fails or when the daemon's stderr shows a sanitizer report
 # or an error line the test did not declare as expected (HUB_EXPECT_ERRORS, a regex).
 #
-# Environment (from ctest): HUBFS_BIN, HUBFS_TEST_MEDIA, HUBFS_SOURCE_DIR.
+# Environment (from ctest): HUBFS_BIN, HUBFS_TEST_MEDIA, HUBFS_SOURCE_DIR. HUB_KEEP=1 keeps
+# the temp dir (daemon log, state) of a passing run for a look.
 set -euo pipefail
 
 : "${HUBFS_BIN:?HUBFS_BIN must point to the hubfs binary}"
@@ -102,9 +103,11 @@ hub_cleanup() {
 	if [ "$rc" = 0 ]; then
 		(hub_check_log) || rc=1
 	fi
-	if [ "$rc" = 0 ]; then
+	if [ "$rc" = 0 ] && [ -z "${HUB_KEEP:-}" ]; then
 		rm -rf "$T"
 		echo "PASS"
+	elif [ "$rc" = 0 ]; then
+		echo "PASS (kept in $T: HUB_KEEP)"
 	else
 		echo "daemon log: $LOG (kept in $T)" >&2
 	fi
