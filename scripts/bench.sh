@@ -40,7 +40,12 @@
 #      repetition, median and p90 per save; the number of versions made is checked, and the
 #      daemon's own fsync/fdatasync calls during 10 more saves of each size are counted
 #      (strace), to show what "durable at close" costs it;
-#   6. peak RSS (VmHWM) of the hubfs daemon and of passthrough_ll at the end of the run.
+#   6. peak RSS (VmHWM) of the hubfs daemon and of passthrough_ll at the end of the run;
+#   7. streams/ (scripts/bench-streams.sh, run after the rest with its own summary): time to
+#      the first HLS segment and to the first RTMP bytes at an nginx-rtmp ingest against
+#      `ffmpeg -re` and nginx-rtmp's own HLS, stop -> ENDLIST, SIGKILL -> ENDLIST, encoder
+#      speed at 480p/720p/1080p against ffmpeg's CLI, three 720p streams at once and the
+#      daemon's CPU meanwhile.
 #
 # Every measurement is repeated N times (default 3; the order of the three rotates between
 # repetitions) and the median is reported, with ratios, because the machine is shared and
@@ -52,6 +57,8 @@
 #             files in the listing, 2,000 notes, 100 saves of 4 KiB and 10 of 1 MiB
 #   --notes-only
 #             only the notes/ part (5) and the peak RSS (no media, no videos/)
+#   --streams-only
+#             only the streams/ part (7)
 #   -n N      repetitions per measurement (default 3)
 #   --keep    keep the run's work directory (mounts are always removed)
 #
@@ -82,12 +89,14 @@ usage()
 
 QUICK=0
 NOTES_ONLY=0
+STREAMS_ONLY=0
 REPS=3
 KEEP=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--notes-only) NOTES_ONLY=1 ;;
+	--streams-only) STREAMS_ONLY=1 ;;
 	-n)
 		[ $# -ge 2 ] || die "-n needs a number"
 		REPS=$2
@@ -134,6 +143,12 @@ fi
 
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 cd "$repo"
+STREAMS_ARGS=(-n "$REPS")
+[ "$QUICK" = 0 ] || STREAMS_ARGS=(-n 2)
+[ "$KEEP" = 0 ] || STREAMS_ARGS+=(--keep)
+if [ "$STREAMS_ONLY" = 1 ]; then
+	exec "$repo/scripts/bench-streams.sh" "${STREAMS_ARGS[@]}"
+fi
 
 # shellcheck source=scripts/deps.sh source-path=SCRIPTDIR/..
 . scripts/deps.sh
@@ -1377,3 +1392,10 @@ if [ "$NOTES_ONLY" = 0 ]; then
 fi
 echo "problems: ${#PROBLEMS[@]}"
 echo "-----"
+
+# 7. streams/: its own script and summary (it reuses build-bench/).
+if [ "$NOTES_ONLY" = 0 ]; then
+	echo
+	BENCH_NO_BUILD=1 "$repo/scripts/bench-streams.sh" "${STREAMS_ARGS[@]}" ||
+		echo "bench.sh: the streams part failed (see above)" >&2
+fi

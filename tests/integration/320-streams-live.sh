@@ -5,7 +5,8 @@
 # source pulled from it, SRT push to an ffmpeg listener, a videos/
 # clip looped as the source with record=yes (a valid recording enters videos/), two streams
 # at once, a dead RTMP destination, kill -9 and SIGSTOP of a worker (watchdog, restart),
-# start_at/stop_at, max_streams, and an unmount that stops workers cleanly.
+# start_at/stop_at, max_streams, an unmount that stops workers cleanly, and kill -9 of
+# the daemon (the worker ends itself; the next mount commits its recording).
 HUB_EXPECT_ERRORS='^$'
 . "$(dirname "$0")/lib.sh"
 : "${HUBFS_SOURCE_DIR:?}"
@@ -214,4 +215,22 @@ hub_mount
 ended b || fail "no ENDLIST after unmount"
 ls "$MNT/videos/recordings/" | grep -q '^b-.*\.mkv$' || fail "recording not committed at unmount: $(ls "$MNT/videos/recordings")"
 state_is b idle || fail "b after remount: $(cat "$S/b/status")"
+
+# ---- kill -9 of the daemon: the worker sees its pipe close and ends cleanly by itself; the
+# next mount finds the playlist ended and commits the recording it left
+nrec=$(ls "$MNT/videos/recordings/" | grep -c '^b-')
+echo start >"$S/b/control"
+wait_for 10 playlist_has_segment b || fail "b: no segment before kill -9"
+pid=$(worker_of b)
+kill -9 "$HUB_PID"
+wait "$HUB_PID" 2>/dev/null || true
+HUB_PID=
+wait_for 5 bash -c "! kill -0 $pid" || fail "the worker outlived its daemon"
+fusermount3 -uz "$MNT" 2>/dev/null || true
+hub_mount
+ended b || fail "no ENDLIST after the daemon's kill -9"
+wait_for 10 bash -c "[ \$(ls '$MNT/videos/recordings/' | grep -c '^b-') -gt $nrec ]" ||
+	fail "the recording of a crashed run was not committed: $(ls "$MNT/videos/recordings")"
+events_has "'b': saving a recording an earlier run left behind"
+assert_eq "$(sqlite3 "$STATE/catalog.db" 'PRAGMA integrity_check')" ok "catalog integrity"
 hub_umount
