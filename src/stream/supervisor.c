@@ -4,6 +4,9 @@
  * thread that reads the workers' reports and logs, runs the watchdog, fires schedules and
  * restarts, and cleans up after each run (finish.c).
  *
+ * The streams/ directory and its files (create, remove, config, control, status, log) are
+ * files.c's, on the helpers supervisor_int.h shares.
+ *
  * Who changes what: FUSE threads create, remove, configure, start and stop streams (a start
  * spawns the worker right away, so the write to control returns with the process running;
  * a stop waits until the worker has ended and its recording is committed, so a script's
@@ -46,82 +49,7 @@
 #include "hubfs/streams.h"
 
 #include "stream/stream_int.h"
-
-#define SV_STALL_MS 5000       /* running, and no new frame for this long: killed */
-#define SV_START_MS 15000      /* spawned, and not ready for this long: killed */
-#define SV_STOP_MS 5000        /* asked to stop, and still there after this long: killed */
-#define SV_TICK_MS 250         /* the watchdog's resolution */
-#define SV_BACKOFF_MAX_S 30    /* restart delays: 1, 2, 4, ... 30 s */
-#define SV_STABLE_S 30         /* a run this long resets the backoff */
-#define SV_LOG_MAX (32u << 10) /* the tail of the worker's log kept for streams/NAME/log */
-#define SV_LEFTOVER_DELAY_S 2  /* wait before adopting a crashed run's recordings */
-
-enum sv_state { SV_IDLE, SV_SCHEDULED, SV_STARTING, SV_RUNNING, SV_STOPPING, SV_FAILED };
-
-static const char *const sv_state_names[] = {
-	[SV_IDLE] = "idle",       [SV_SCHEDULED] = "scheduled", [SV_STARTING] = "starting",
-	[SV_RUNNING] = "running", [SV_STOPPING] = "stopping",   [SV_FAILED] = "failed",
-};
-
-struct sv_stream {
-	struct sv_stream *next;
-	unsigned int refs; /* the list holds one; a waiting stop or a commit thread one each */
-	bool removed;      /* unlinked from the list; freed with the last ref */
-	char name[HUBFS_STREAM_NAME_MAX + 1];
-	struct hubfs_stream_conf conf;
-	bool sched_done;
-	int64_t created_ns;
-
-	enum sv_state state;
-	int64_t since; /* wall clock of the last state change */
-
-	bool proc_live; /* proc is a process not yet reaped */
-	struct st_proc proc;
-	int64_t run_wall;        /* wall clock of this run's spawn */
-	int64_t spawned_ms;      /* monotonic ms of the spawn */
-	int64_t advanced_ms;     /* monotonic ms the frame count last grew */
-	int64_t stop_sent_ms;    /* monotonic ms "stop" was sent; 0: not asked */
-	bool ready;              /* the worker said "ready" */
-	bool stop_requested;     /* user, schedule or unmount asked this run to end */
-	bool restart_requested;  /* control "restart": start again once it ended */
-	char kill_reason[256];   /* the watchdog's, if it killed the worker */
-	char worker_error[512];  /* the worker's "error" line */
-	char worker_done[64];    /* the worker's "done" reason */
-	char rec_file[PATH_MAX]; /* this run's recording file; "" none */
-	char rec_dest[PATH_MAX]; /* its videos/ path */
-
-	uint64_t frames, dropped;
-	double fps, bitrate_kbps, speed;
-	unsigned int restarts;
-	unsigned int backoff_s;
-	bool restart_pending;
-	int64_t restart_ms;   /* monotonic ms of the pending restart */
-	unsigned int commits; /* recordings of this stream being committed */
-	uint64_t runs, ended; /* workers spawned / reaped so far */
-	char last_error[512];
-
-	char *log; /* the tail of the worker's log (SV_LOG_MAX) */
-	size_t log_len;
-};
-
-struct hubfs_streams {
-	const struct hubfs_config *cfg;
-	struct hubfs_catalog *cat;
-	struct hubfs_backend *be;
-	struct hubfs_library *lib;
-	char worker[PATH_MAX];
-	char root[PATH_MAX]; /* state_dir/streams */
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct sv_stream *list; /* lock; in name order */
-	pthread_t thread;
-	bool thread_live;
-	bool quit;            /* lock: the thread should end */
-	bool stopping;        /* lock: unmount: no new starts */
-	int wake_fd;          /* eventfd: wakes the thread's poll */
-	int64_t leftovers_ms; /* monotonic ms to look for a crashed run's recordings; 0: done */
-};
+#include "stream/supervisor_int.h"
 
 static int64_t sv_mono_ms(void)
 {
@@ -131,12 +59,12 @@ static int64_t sv_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t sv_wall(void)
+int64_t sv_wall(void)
 {
 	return (int64_t)time(NULL);
 }
 
-static void sv_wake(struct hubfs_streams *s)
+void sv_wake(struct hubfs_streams *s)
 {
 	uint64_t one = 1;
 
@@ -145,7 +73,7 @@ static void sv_wake(struct hubfs_streams *s)
 			  strerror(errno));
 }
 
-static void sv_set_state(struct hubfs_streams *s, struct sv_stream *st, enum sv_state state)
+void sv_set_state(struct hubfs_streams *s, struct sv_stream *st, enum sv_state state)
 {
 	if (st->state != state) {
 		st->state = state;
@@ -154,8 +82,8 @@ static void sv_set_state(struct hubfs_streams *s, struct sv_stream *st, enum sv_
 	pthread_cond_broadcast(&s->cond);
 }
 
-__attribute__((format(printf, 3, 4))) static void sv_error(struct sv_stream *st, const char *kind,
-							   const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) void sv_error(struct sv_stream *st, const char *kind,
+						    const char *fmt, ...)
 {
 	va_list ap;
 
@@ -165,7 +93,7 @@ __attribute__((format(printf, 3, 4))) static void sv_error(struct sv_stream *st,
 	hubfs_event(kind, "stream '%s': %s", st->name, st->last_error);
 }
 
-static void sv_unref(struct sv_stream *st)
+void sv_unref(struct sv_stream *st)
 {
 	if (--st->refs)
 		return;
@@ -173,7 +101,7 @@ static void sv_unref(struct sv_stream *st)
 	free(st);
 }
 
-static struct sv_stream *sv_find(struct hubfs_streams *s, const char *name)
+struct sv_stream *sv_find(struct hubfs_streams *s, const char *name)
 {
 	for (struct sv_stream *st = s->list; st; st = st->next)
 		if (!strcmp(st->name, name))
@@ -181,7 +109,7 @@ static struct sv_stream *sv_find(struct hubfs_streams *s, const char *name)
 	return NULL;
 }
 
-static void sv_insert(struct hubfs_streams *s, struct sv_stream *st)
+void sv_insert(struct hubfs_streams *s, struct sv_stream *st)
 {
 	struct sv_stream **pp = &s->list;
 
@@ -191,7 +119,7 @@ static void sv_insert(struct hubfs_streams *s, struct sv_stream *st)
 	*pp = st;
 }
 
-static void sv_unlink(struct hubfs_streams *s, struct sv_stream *st)
+void sv_unlink(struct hubfs_streams *s, struct sv_stream *st)
 {
 	for (struct sv_stream **pp = &s->list; *pp; pp = &(*pp)->next) {
 		if (*pp == st) {
@@ -202,15 +130,15 @@ static void sv_unlink(struct hubfs_streams *s, struct sv_stream *st)
 	}
 }
 
-static int sv_path(const struct hubfs_streams *s, const char *name, const char *leaf, char *buf,
-		   size_t len)
+int sv_path(const struct hubfs_streams *s, const char *name, const char *leaf, char *buf,
+	    size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s%s%s", s->root, name, leaf ? "/" : "", leaf ? leaf : "");
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static unsigned int sv_live_count(struct hubfs_streams *s)
+unsigned int sv_live_count(struct hubfs_streams *s)
 {
 	unsigned int n = 0;
 
@@ -220,7 +148,7 @@ static unsigned int sv_live_count(struct hubfs_streams *s)
 }
 
 /* Persist @st's config and schedule flag. */
-static int sv_store(struct hubfs_streams *s, struct sv_stream *st)
+int sv_store(struct hubfs_streams *s, struct sv_stream *st)
 {
 	char *text = hubfs_stream_conf_format(&st->conf);
 	int rc;
@@ -265,6 +193,11 @@ static void sv_log_line(struct sv_stream *st, const char *line, size_t len)
 	st->log_len += len;
 	st->log[st->log_len++] = '\n';
 }
+
+const char *const sv_state_names[] = {
+	[SV_IDLE] = "idle",       [SV_SCHEDULED] = "scheduled", [SV_STARTING] = "starting",
+	[SV_RUNNING] = "running", [SV_STOPPING] = "stopping",   [SV_FAILED] = "failed",
+};
 
 /* ---- starting a run ---- */
 
@@ -338,7 +271,7 @@ static int sv_recording_paths(struct hubfs_streams *s, struct sv_stream *st)
  * (max_streams), -EIO (the worker could not be started); each with last_error and an
  * event, and the stream failed.
  */
-static int sv_spawn(struct hubfs_streams *s, struct sv_stream *st)
+int sv_spawn(struct hubfs_streams *s, struct sv_stream *st)
 {
 	struct hubfs_reader *reader = NULL;
 	char err[512], hls[PATH_MAX];
@@ -429,7 +362,7 @@ fail:
 }
 
 /* Ask the worker to end (lock held). */
-static void sv_request_stop(struct hubfs_streams *s, struct sv_stream *st)
+void sv_request_stop(struct hubfs_streams *s, struct sv_stream *st)
 {
 	st->stop_requested = true;
 	if (!st->proc_live)
@@ -1038,473 +971,4 @@ void hubfs_streams_free(struct hubfs_streams *s)
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-/* ---- the directory ---- */
-
-int hubfs_streams_create(struct hubfs_streams *s, const char *name)
-{
-	struct hubfs_stream_conf conf;
-	struct sv_stream *st;
-	char dir[PATH_MAX], hls[PATH_MAX];
-	char *text;
-	int rc;
-
-	if (!hubfs_stream_name_ok(name)) {
-		hubfs_event(
-			HUBFS_EV_ERROR,
-			"refused 'streams/%.200s': a stream name is 1 to 64 of A-Z a-z 0-9 . _ -",
-			name);
-		return -EINVAL;
-	}
-	hubfs_stream_conf_defaults(&conf, s->cfg);
-	text = hubfs_stream_conf_format(&conf);
-	if (!text)
-		return -ENOMEM;
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		free(text);
-		return -ENOMEM;
-	}
-	pthread_mutex_lock(&s->lock);
-	if (sv_find(s, name)) {
-		rc = -EEXIST;
-		goto fail;
-	}
-	rc = sv_path(s, name, NULL, dir, sizeof(dir));
-	if (!rc)
-		rc = sv_path(s, name, "hls", hls, sizeof(hls));
-	if (rc)
-		goto fail;
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		rc = -errno;
-		goto fail;
-	}
-	rc = st_dir_reset(hls);
-	if (rc)
-		goto fail;
-	rc = hubfs_catalog_stream_add(s->cat, name, text, sv_wall() * 1000000000LL);
-	if (rc)
-		goto fail;
-	st->refs = 1;
-	snprintf(st->name, sizeof(st->name), "%s", name);
-	st->conf = conf;
-	st->since = sv_wall();
-	sv_insert(s, st);
-	pthread_mutex_unlock(&s->lock);
-	free(text);
-	hubfs_event(HUBFS_EV_STREAM, "'%s' created", name);
-	return 0;
-fail:
-	pthread_mutex_unlock(&s->lock);
-	free(text);
-	free(st);
-	return rc;
-}
-
-/* Remove state_dir/streams/NAME/{hls,rec} and the directory (what is left of a stream). */
-static void sv_remove_dirs(struct hubfs_streams *s, const char *name)
-{
-	char path[PATH_MAX];
-
-	if (!sv_path(s, name, "hls", path, sizeof(path)) && !st_dir_reset(path))
-		rmdir(path);
-	if (!sv_path(s, name, "rec", path, sizeof(path)))
-		rmdir(path); /* only if empty: a recording waiting for a retry stays */
-	if (!sv_path(s, name, NULL, path, sizeof(path)))
-		rmdir(path);
-}
-
-int hubfs_streams_remove(struct hubfs_streams *s, const char *name)
-{
-	struct sv_stream *st;
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	st = sv_find(s, name);
-	if (!st) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if (st->proc_live || st->commits) {
-		sv_error(st, HUBFS_EV_ERROR, "cannot remove a stream while it %s",
-			 st->proc_live ? "runs (stop it first)" : "saves its recording");
-		rc = -EBUSY;
-		goto out;
-	}
-	rc = hubfs_catalog_stream_delete(s->cat, name);
-	if (rc)
-		goto out;
-	sv_unlink(s, st);
-	st->removed = true;
-	sv_remove_dirs(s, name);
-	hubfs_event(HUBFS_EV_STREAM, "'%s' removed", name);
-	sv_unref(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int hubfs_streams_rename(struct hubfs_streams *s, const char *from, const char *to)
-{
-	char src[PATH_MAX], dst[PATH_MAX];
-	struct sv_stream *st;
-	int rc;
-
-	if (!hubfs_stream_name_ok(to)) {
-		hubfs_event(
-			HUBFS_EV_ERROR,
-			"refused 'streams/%.200s': a stream name is 1 to 64 of A-Z a-z 0-9 . _ -",
-			to);
-		return -EINVAL;
-	}
-	pthread_mutex_lock(&s->lock);
-	st = sv_find(s, from);
-	if (!st) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if (!strcmp(from, to)) {
-		rc = 0;
-		goto out;
-	}
-	if (sv_find(s, to)) {
-		rc = -EEXIST;
-		goto out;
-	}
-	if (st->proc_live || st->commits || st->restart_pending) {
-		sv_error(st, HUBFS_EV_ERROR, "cannot rename a stream while it runs");
-		rc = -EBUSY;
-		goto out;
-	}
-	rc = sv_path(s, from, NULL, src, sizeof(src));
-	if (!rc)
-		rc = sv_path(s, to, NULL, dst, sizeof(dst));
-	if (rc)
-		goto out;
-	if (rename(src, dst) && errno != ENOENT) {
-		rc = -errno;
-		goto out;
-	}
-	rc = hubfs_catalog_stream_rename(s->cat, from, to);
-	if (rc) {
-		rename(dst, src);
-		goto out;
-	}
-	sv_unlink(s, st);
-	snprintf(st->name, sizeof(st->name), "%s", to);
-	sv_insert(s, st);
-	hubfs_event(HUBFS_EV_RENAME, "stream '%s' renamed to '%s'", from, to);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-bool hubfs_streams_exists(struct hubfs_streams *s, const char *name)
-{
-	bool found;
-
-	pthread_mutex_lock(&s->lock);
-	found = sv_find(s, name) != NULL;
-	pthread_mutex_unlock(&s->lock);
-	return found;
-}
-
-int hubfs_streams_each(struct hubfs_streams *s, int (*fn)(void *arg, const char *name), void *arg)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&s->lock);
-	for (struct sv_stream *st = s->list; st && !rc; st = st->next)
-		rc = fn(arg, st->name);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-/* ---- the files ---- */
-
-int hubfs_streams_config_read(struct hubfs_streams *s, const char *name, char **out)
-{
-	struct sv_stream *st;
-	int rc = 0;
-
-	*out = NULL;
-	pthread_mutex_lock(&s->lock);
-	st = sv_find(s, name);
-	if (!st)
-		rc = -ENOENT;
-	else if (!(*out = hubfs_stream_conf_format(&st->conf)))
-		rc = -ENOMEM;
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-/* Check (and with @store, apply and persist) a config write; see streams.h. */
-static int sv_config(struct hubfs_streams *s, const char *name, const char *buf, size_t len,
-		     bool store)
-{
-	struct hubfs_stream_conf next;
-	struct hubfs_cat_entry e;
-	struct sv_stream *st;
-	bool changed = false;
-	char err[600];
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	st = sv_find(s, name);
-	if (!st) {
-		rc = -ENOENT;
-		goto out;
-	}
-	next = st->conf;
-	rc = hubfs_stream_conf_apply(&next, buf, len, sv_wall(), &changed, err, sizeof(err));
-	if (rc == -EINVAL) {
-		sv_error(st, HUBFS_EV_ERROR, "config refused: %s", err);
-		goto out;
-	}
-	if (rc || !changed)
-		goto out;
-	if (st->proc_live) {
-		sv_error(st, HUBFS_EV_ERROR, "config refused: the stream is %s (stop it first)",
-			 sv_state_names[st->state]);
-		rc = -EBUSY;
-		goto out;
-	}
-	if (next.source_kind == HUBFS_SRC_VIDEO && strcmp(next.source, st->conf.source) &&
-	    (hubfs_catalog_get(s->cat, next.source + 7, &e) || e.is_dir)) {
-		sv_error(st, HUBFS_EV_ERROR,
-			 "config refused: bad value '%s' for source: no such "
-			 "video",
-			 next.source);
-		rc = -EINVAL;
-		goto out;
-	}
-	if (!store)
-		goto out;
-	if (next.start_at != st->conf.start_at)
-		st->sched_done = false;
-	st->conf = next;
-	rc = sv_store(s, st);
-	if (rc) {
-		hubfs_event(HUBFS_EV_ERROR, "stream '%s': cannot store the config: %s", name,
-			    strerror(-rc));
-		goto out;
-	}
-	if (st->conf.start_at && !st->sched_done && st->conf.start_at > sv_wall())
-		sv_set_state(s, st, SV_SCHEDULED);
-	else if (st->state == SV_SCHEDULED)
-		sv_set_state(s, st, SV_IDLE);
-	hubfs_event(HUBFS_EV_STREAM, "'%s' configured", name);
-	sv_wake(s);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int hubfs_streams_config_check(struct hubfs_streams *s, const char *name, const char *buf,
-			       size_t len)
-{
-	return sv_config(s, name, buf, len, false);
-}
-
-int hubfs_streams_config_write(struct hubfs_streams *s, const char *name, const char *buf,
-			       size_t len)
-{
-	return sv_config(s, name, buf, len, true);
-}
-
-/* Wait until @st's current worker has ended and its recording is saved (lock held; the
- * caller holds a ref). A restart's next run does not count. */
-static void sv_wait_ended(struct hubfs_streams *s, struct sv_stream *st)
-{
-	uint64_t run = st->runs;
-
-	while (!st->removed && (st->ended < run || st->commits))
-		pthread_cond_wait(&s->cond, &s->lock);
-}
-
-static int sv_control_word(struct hubfs_streams *s, struct sv_stream *st, const char *w)
-{
-	if (!strcmp(w, "start")) {
-		if (st->proc_live) {
-			sv_error(st, HUBFS_EV_ERROR, "cannot start: the stream is already %s",
-				 sv_state_names[st->state]);
-			return -EBUSY;
-		}
-		if (st->state == SV_SCHEDULED) {
-			st->sched_done = true;
-			sv_store(s, st);
-		}
-		st->restart_pending = false;
-		st->restarts = 0;
-		st->backoff_s = 0;
-		return sv_spawn(s, st);
-	}
-	if (!strcmp(w, "stop")) {
-		if (st->proc_live) {
-			sv_request_stop(s, st);
-			sv_wait_ended(s, st);
-			return 0;
-		}
-		if (st->state == SV_SCHEDULED) {
-			st->sched_done = true;
-			sv_store(s, st);
-			hubfs_event(HUBFS_EV_STREAM, "'%s': schedule cancelled", st->name);
-		}
-		st->restart_pending = false;
-		sv_set_state(s, st, SV_IDLE);
-		return 0;
-	}
-	if (!strcmp(w, "restart")) {
-		if (!st->proc_live)
-			return sv_control_word(s, st, "start");
-		sv_request_stop(s, st);
-		st->restart_requested = true;
-		sv_wait_ended(s, st); /* the exit spawns the next run */
-		return !st->proc_live && st->state == SV_FAILED ? -EIO : 0;
-	}
-	sv_error(st, HUBFS_EV_ERROR,
-		 "unknown control word '%.32s' (expected start, stop or restart)", w);
-	return -EINVAL;
-}
-
-int hubfs_streams_control(struct hubfs_streams *s, const char *name, const char *buf, size_t len)
-{
-	struct sv_stream *st;
-	char word[64];
-	size_t i = 0;
-	int rc = -EINVAL, words = 0;
-
-	pthread_mutex_lock(&s->lock);
-	st = sv_find(s, name);
-	if (!st) {
-		pthread_mutex_unlock(&s->lock);
-		return -ENOENT;
-	}
-	st->refs++;
-	while (i < len) {
-		size_t end = i, n;
-
-		while (end < len && buf[end] != '\n')
-			end++;
-		n = end - i;
-		while (n &&
-		       (buf[i + n - 1] == ' ' || buf[i + n - 1] == '\t' || buf[i + n - 1] == '\r'))
-			n--;
-		while (n && (buf[i] == ' ' || buf[i] == '\t')) {
-			i++;
-			n--;
-		}
-		if (n == 0 && end < len) { /* blank line between words */
-			i = end + 1;
-			continue;
-		}
-		if (n >= sizeof(word) || memchr(buf + i, '\0', n)) {
-			sv_error(st, HUBFS_EV_ERROR,
-				 "unknown control word (expected start, stop or restart)");
-			rc = -EINVAL;
-			break;
-		}
-		memcpy(word, buf + i, n);
-		word[n] = '\0';
-		if (!n)
-			break;
-		words++;
-		rc = sv_control_word(s, st, word);
-		if (rc || st->removed)
-			break;
-		i = end + 1;
-	}
-	if (!words && rc == -EINVAL)
-		sv_error(st, HUBFS_EV_ERROR,
-			 "empty control word (expected start, stop or restart)");
-	sv_unref(st);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int hubfs_streams_status(struct hubfs_streams *s, const char *name, char **out)
-{
-	char since[32], pid[16] = "", output[300];
-	struct sv_stream *st;
-	int64_t uptime = 0;
-	int rc = 0;
-
-	*out = NULL;
-	pthread_mutex_lock(&s->lock);
-	st = sv_find(s, name);
-	if (!st) {
-		rc = -ENOENT;
-		goto out;
-	}
-	hubfs_stream_time_format(st->since, since, sizeof(since));
-	if (st->proc_live) {
-		snprintf(pid, sizeof(pid), "%d", (int)st->proc.pid);
-		uptime = sv_wall() - st->run_wall;
-	}
-	hubfs_stream_url_redact(st->conf.output, output, sizeof(output));
-	if (asprintf(out,
-		     "state=%s\nsince=%s\npid=%s\nuptime_s=%" PRId64 "\nframes=%" PRIu64
-		     "\nfps=%.1f\nbitrate_kbps=%.0f\nspeed=%.2f\ndropped=%" PRIu64
-		     "\nrestarts=%u\noutput=%s\nlast_error=%s\n",
-		     sv_state_names[st->state], since, pid, uptime, st->frames, st->fps,
-		     st->bitrate_kbps, st->speed, st->dropped, st->restarts, output,
-		     st->last_error) < 0) {
-		*out = NULL;
-		rc = -ENOMEM;
-	}
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int hubfs_streams_log(struct hubfs_streams *s, const char *name, char **out)
-{
-	struct sv_stream *st;
-	int rc = 0;
-
-	*out = NULL;
-	pthread_mutex_lock(&s->lock);
-	st = sv_find(s, name);
-	if (!st) {
-		rc = -ENOENT;
-		goto out;
-	}
-	*out = malloc(st->log_len + 1);
-	if (!*out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (st->log_len)
-		memcpy(*out, st->log, st->log_len);
-	(*out)[st->log_len] = '\0';
-out:
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-int hubfs_streams_hls_dir(struct hubfs_streams *s, const char *name, char *buf, size_t len)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	rc = sv_find(s, name) ? sv_path(s, name, "hls", buf, len) : -ENOENT;
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-void hubfs_streams_counts(struct hubfs_streams *s, unsigned int *total, unsigned int *running)
-{
-	unsigned int n = 0, r = 0;
-
-	if (s) {
-		pthread_mutex_lock(&s->lock);
-		for (struct sv_stream *st = s->list; st; st = st->next) {
-			n++;
-			r += st->proc_live;
-		}
-		pthread_mutex_unlock(&s->lock);
-	}
-	*total = n;
-	*running = r;
 }

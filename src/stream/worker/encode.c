@@ -132,6 +132,24 @@ static bool enc_graph_fits(const struct enc_graph *eg, const AVFrame *f)
 	return same;
 }
 
+/* @src (with @args) -> @chain -> @sink in eg->g, configured. 0 or a negative AVERROR. */
+static int enc_graph_link(struct enc_graph *eg, const char *src, const char *args, const char *sink,
+			  const char *const *chain)
+{
+	int rc;
+
+	rc = avfilter_graph_create_filter(&eg->src, avfilter_get_by_name(src), "in", args, NULL,
+					  eg->g);
+	if (rc >= 0)
+		rc = avfilter_graph_create_filter(&eg->sink, avfilter_get_by_name(sink), "out",
+						  NULL, NULL, eg->g);
+	if (rc >= 0)
+		rc = wk_graph_chain(eg->g, eg->src, chain, eg->sink);
+	if (rc >= 0)
+		rc = avfilter_graph_config(eg->g, NULL);
+	return rc;
+}
+
 static int enc_graph_build_video(struct wk_encode *enc, struct enc_graph *eg, const AVFrame *f)
 {
 	const struct wk_job *job = enc->job;
@@ -169,15 +187,7 @@ static int enc_graph_build_video(struct wk_encode *enc, struct enc_graph *eg, co
 	chain[n++] = "format=yuv420p";
 	chain[n] = NULL;
 
-	rc = avfilter_graph_create_filter(&eg->src, avfilter_get_by_name("buffer"), "in", args,
-					  NULL, eg->g);
-	if (rc >= 0)
-		rc = avfilter_graph_create_filter(&eg->sink, avfilter_get_by_name("buffersink"),
-						  "out", NULL, NULL, eg->g);
-	if (rc >= 0)
-		rc = wk_graph_chain(eg->g, eg->src, chain, eg->sink);
-	if (rc >= 0)
-		rc = avfilter_graph_config(eg->g, NULL);
+	rc = enc_graph_link(eg, "buffer", args, "buffersink", chain);
 	if (rc < 0)
 		return rc;
 	eg->w = f->width;
@@ -209,15 +219,7 @@ static int enc_graph_build_audio(struct wk_encode *enc, struct enc_graph *eg, co
 	snprintf(args, sizeof(args),
 		 "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", tb.num, tb.den,
 		 f->sample_rate, fmtname, layout);
-	rc = avfilter_graph_create_filter(&eg->src, avfilter_get_by_name("abuffer"), "in", args,
-					  NULL, eg->g);
-	if (rc >= 0)
-		rc = avfilter_graph_create_filter(&eg->sink, avfilter_get_by_name("abuffersink"),
-						  "out", NULL, NULL, eg->g);
-	if (rc >= 0)
-		rc = wk_graph_chain(eg->g, eg->src, chain, eg->sink);
-	if (rc >= 0)
-		rc = avfilter_graph_config(eg->g, NULL);
+	rc = enc_graph_link(eg, "abuffer", args, "abuffersink", chain);
 	if (rc < 0)
 		return rc;
 	av_buffersink_set_frame_size(eg->sink, (unsigned int)enc->aenc->frame_size);
