@@ -84,6 +84,11 @@ tips=(
 	"cat $mnt/.hub/status" "key=value: version, backend, videos, bytes, ..."
 	"tail -f $mnt/.hub/events" "uploads, rejects (with the reason), deletes"
 	"$repo/examples/library-list.sh $mnt" "the library as a table"
+	"mkdir $mnt/streams/demo" "a live stream (testsrc, HLS by default)"
+	"echo resolution=720p > $mnt/streams/demo/config" "every key: cat $mnt/streams/demo/config"
+	"echo start > $mnt/streams/demo/control" "then: ffplay $mnt/streams/demo/hls/index.m3u8"
+	"cat $mnt/streams/demo/status" "state, frames, fps, speed, last_error"
+	"echo stop > $mnt/streams/demo/control" ""
 )
 width=0
 for ((i = 0; i < ${#tips[@]}; i += 2)); do
