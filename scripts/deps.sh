@@ -10,7 +10,8 @@
 #   build   compiler, CMake and the -dev packages CMakeLists.txt looks for
 #   test    tools the tests drive the mount with (ffmpeg, inotifywait, rsync, getfattr,
 #           vim, nano and tmux to drive it, strace to see what an editor did, ...), the
-#           format/lint checkers, python3-botocore (the S3 signer's reference) and
+#           format/lint checkers, python3-botocore (the S3 signer's reference), awscli
+#           (the S3 client's interop check) and
 #           nodejs (then s3rver, the S3 test server, from npm: scripts/s3-test-server.sh;
 #           npm is not listed: NodeSource's nodejs bundles it and conflicts with Debian's
 #           npm package, which s3-test-server.sh installs only when no npm command exists),
@@ -34,12 +35,13 @@ hubfs_deps_packages()
 	build)
 		printf '%s\n' build-essential cmake pkg-config libfuse3-dev fuse3 libsqlite3-dev \
 			libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
-			libavfilter-dev libavdevice-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+			libavfilter-dev libavdevice-dev libssl-dev libcmocka-dev libcurl4-openssl-dev \
+			libxml2-dev
 		;;
 	test)
 		printf '%s\n' ffmpeg inotify-tools rsync attr sqlite3 vim-nox nano psmisc procps \
 			util-linux openssl coreutils clang-format shellcheck git tmux strace \
-			python3-botocore nodejs nginx libnginx-mod-rtmp
+			python3-botocore nodejs nginx libnginx-mod-rtmp awscli
 		;;
 	run)
 		printf '%s\n' fuse3 attr util-linux psmisc procps
