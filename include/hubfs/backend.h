@@ -107,6 +107,7 @@ struct hubfs_backend {
 
 /* The backends built in. */
 extern const struct hubfs_backend_ops hubfs_backend_local_ops;
+extern const struct hubfs_backend_ops hubfs_backend_s3_ops;
 
 /*
  * Open the backend chosen by cfg->backend. @instance names this mount's staged files (so

@@ -59,8 +59,11 @@ int hubfs_backend_open(struct hubfs_backend **out, const struct hubfs_config *cf
 	case HUBFS_BACKEND_LOCAL:
 		ops = &hubfs_backend_local_ops;
 		break;
+	case HUBFS_BACKEND_S3:
+		ops = &hubfs_backend_s3_ops;
+		break;
 	default:
-		snprintf(err, errlen, "backend 's3' is not available in this build yet");
+		snprintf(err, errlen, "unknown backend");
 		return -EINVAL;
 	}
 	if (ops->version != HUBFS_BACKEND_OPS_VERSION) {

@@ -22,11 +22,14 @@
  * Threads: the scanner thread (and hubfs_library_scan callers). Locks: ns_lock.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hubfs/backend.h"
 #include "hubfs/catalog.h"
@@ -171,6 +174,59 @@ static int scan_file_locked(struct hubfs_library *lib, const char *path, const s
 	return 1;
 }
 
+/*
+ * A remote backend's object (S3) has no path to validate: fetch it once into a private
+ * file in state_dir (up to max_upload_mb: a bigger one is refused like a bigger upload),
+ * validate and hash that, remove it. 0, -EINVAL (refused: @why), or -errno.
+ */
+static int scan_probe_remote(struct hubfs_library *lib, const char *path, uint64_t size,
+			     struct hubfs_video_meta *meta, char *why, size_t len)
+{
+	struct hubfs_reader *r = NULL;
+	char tmp[PATH_MAX], *buf = NULL;
+	uint64_t off = 0;
+	int fd, rc;
+
+	if (size > lib->cfg->max_upload_mb * 1024 * 1024) {
+		snprintf(why, len, "larger than max_upload_mb (%" PRIu64 " MB)",
+			 lib->cfg->max_upload_mb);
+		return -EINVAL;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/probe-XXXXXX", lib->cfg->state_dir);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(why, len, "cannot make a probe file: %s", strerror(-rc));
+		return rc;
+	}
+	unlink(tmp); /* reopened below through /proc: nothing is left behind on a crash */
+	buf = malloc(1u << 20);
+	rc = buf ? hubfs_backend_read_open(lib->be, path, &r) : -ENOMEM;
+	while (!rc) {
+		ssize_t n = hubfs_backend_read(lib->be, r, buf, 1u << 20, (off_t)off);
+
+		if (n < 0)
+			rc = (int)n;
+		else if (n == 0)
+			break;
+		else if (pwrite(fd, buf, (size_t)n, (off_t)off) != n)
+			rc = -EIO;
+		else
+			off += (uint64_t)n;
+	}
+	if (r)
+		hubfs_backend_read_close(lib->be, r);
+	free(buf);
+	if (rc) {
+		snprintf(why, len, "cannot read it: %s", strerror(-rc));
+	} else {
+		snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", fd);
+		rc = lib_probe_file(tmp, meta, why, len);
+	}
+	close(fd);
+	return rc;
+}
+
 /* Validate and hash a hand-placed file (no lock held), then apply under the lock. */
 static void scan_probe(struct hubfs_library *lib, const char *path, const struct scan_item *b)
 {
@@ -179,10 +235,12 @@ static void scan_probe(struct hubfs_library *lib, const char *path, const struct
 	char abs[PATH_MAX + 64], why[256];
 	int rc;
 
-	if (!(hubfs_backend_caps(lib->be) & HUBFS_BE_CAP_READ_FD))
-		return; /* remote backends probe through their own range reads (later) */
-	snprintf(abs, sizeof(abs), "%s/%s", lib->cfg->data_dir, path);
-	rc = lib_probe_file(abs, &e.meta, why, sizeof(why));
+	if (hubfs_backend_caps(lib->be) & HUBFS_BE_CAP_READ_FD) {
+		snprintf(abs, sizeof(abs), "%s/%s", lib->cfg->data_dir, path);
+		rc = lib_probe_file(abs, &e.meta, why, sizeof(why));
+	} else {
+		rc = scan_probe_remote(lib, path, b->size, &e.meta, why, sizeof(why));
+	}
 	pthread_mutex_lock(&lib->ns_lock);
 	if (hubfs_backend_stat(lib->be, path, &now) || now.size != b->size ||
 	    now.mtime_ns != b->mtime_ns)

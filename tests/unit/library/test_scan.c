@@ -179,6 +179,8 @@ static struct t_env *t_env_new_caps(unsigned int caps)
 	assert_int_equal(fake_backend_new(&env->be, caps), 0);
 	env->cfg.data_dir = strdup(fake_backend_data_dir(env->be));
 	assert_non_null(env->cfg.data_dir);
+	env->cfg.state_dir = strdup(fake_backend_data_dir(env->be)); /* probe files (S3-like) */
+	assert_non_null(env->cfg.state_dir);
 	assert_int_equal(hubfs_catalog_open(&env->cat, ":memory:"), 0);
 	assert_int_equal(hubfs_library_new(&env->lib, &env->cfg, env->be, env->cat), 0);
 	hubfs_library_set_invalidate(env->lib, t_invalidate, env);
@@ -621,18 +623,32 @@ static void test_ignores_non_videos(void **state)
 	assert_int_equal(fake_backend_calls(env->be, "list"), 2); /* never into .hubfs */
 }
 
-/* A backend without fds (S3 later) is not probed by path; records are still adopted. */
+/*
+ * A backend without fds (S3) cannot be probed by path: a hand-placed object is read once
+ * through the backend into a private file and validated there; a bad one is remembered;
+ * records are adopted as ever.
+ */
 static void test_no_read_fd(void **state)
 {
 	struct t_env *env = t_env_new_caps(HUBFS_BE_CAP_RENAME | HUBFS_BE_CAP_DIRS);
 	struct hubfs_video_meta rec = t_record("video.webm", "webm");
+	struct hubfs_cat_entry e;
 
 	(void)state;
 	t_put(env, "hand.webm", "video.webm", NULL, t_settled());
+	t_put(env, "bad.mp4", "text.mp4", NULL, t_settled());
 	t_put(env, "other.webm", "video.webm", &rec, 0);
 	t_scan(env);
-	t_assert_catalog(env, "other.webm");
-	assert_int_equal(t_probes(env), 0);
+	t_assert_catalog(env, "hand.webm other.webm");
+	assert_true(fake_backend_calls(env->be, "read") >= 1);
+	assert_int_equal(fake_backend_calls(env->be, "read_fd"), 0);
+	t_get(env, "hand.webm", &e);
+	assert_string_equal(e.meta.media.container, "webm");
+	assert_int_equal(e.meta.sha256[0] != '\0', 1);
+	/* the bad one is remembered: the next pass reads nothing */
+	fake_backend_reset_calls(env->be);
+	t_scan(env);
+	assert_int_equal(fake_backend_calls(env->be, "read"), 0);
 	t_env_free(env);
 }
 
