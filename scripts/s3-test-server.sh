@@ -16,6 +16,8 @@
 #   S3_UPSTREAM=http://127.0.0.1:PORT   s3rver directly (unverified: for inspection only)
 #   S3_SERVER_PID, S3_PROXY_PID
 # Logs: DIR/s3rver.log, DIR/proxy.log (rejections are logged with their reason).
+# s3rver 3.7.1 has no ListMultipartUploads or AbortMultipartUpload; the proxy answers both
+# from s3rver's upload folders (--s3rver-data), signatures verified like every request.
 # stop: kills exactly those two PIDs (TERM, then KILL after 5 s). Callers pair every start
 # with a stop in their trap; a failed start stops what it had started.
 set -euo pipefail
@@ -125,6 +127,7 @@ start() {
 	sk=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
 	nohup "$PYTHON" "$PROXY" --port 0 --port-file "$dir/proxy.port" \
 		--upstream "127.0.0.1:$sport" --cred "$ak:$sk" --spool-dir "$dir" \
+		--s3rver-data "$dir/data" \
 		</dev/null >"$dir/proxy.log" 2>&1 &
 	ppid=$!
 	echo "S3_PROXY_PID=$ppid" >>"$dir/pids"

@@ -49,6 +49,7 @@ struct main_opt {
 struct main_args {
 	char *config_file;
 	bool help, version;
+	char *s3_cleanup; /* --s3-cleanup[=SECONDS]: "" or the seconds; NULL when not asked */
 	char *positional[3];
 	int npositional;
 	struct main_opt *opts; /* our -o options, in order */
@@ -56,7 +57,7 @@ struct main_args {
 	char err[HUBFS_CONFIG_ERR_MAX];
 };
 
-enum { KEY_HELP, KEY_VERSION };
+enum { KEY_HELP, KEY_VERSION, KEY_S3_CLEANUP };
 
 static const struct fuse_opt main_fuse_opts[] = {
 	{ "--config=%s", offsetof(struct main_args, config_file), 0 },
@@ -65,6 +66,8 @@ static const struct fuse_opt main_fuse_opts[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("--s3-cleanup", KEY_S3_CLEANUP),
+	FUSE_OPT_KEY("--s3-cleanup=", KEY_S3_CLEANUP),
 	FUSE_OPT_END,
 };
 
@@ -86,6 +89,11 @@ static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 	case KEY_VERSION:
 		a->version = true;
 		return 0;
+	case KEY_S3_CLEANUP:
+		free(a->s3_cleanup);
+		eq = strchr(arg, '=');
+		a->s3_cleanup = strdup(eq ? eq + 1 : "");
+		return a->s3_cleanup ? 0 : -1;
 	case FUSE_OPT_KEY_NONOPT:
 		if (a->npositional >= 3)
 			return 0;
@@ -117,6 +125,7 @@ static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 static void main_args_free(struct main_args *a)
 {
 	free(a->config_file);
+	free(a->s3_cleanup);
 	for (int i = 0; i < a->npositional; i++)
 		free(a->positional[i]);
 	for (int i = 0; i < a->nopts; i++) {
@@ -138,6 +147,8 @@ static void main_usage(const char *prog)
 	       "  --config FILE   INI file (default " MAIN_DEFAULT_INI
 	       " if it exists)\n"
 	       "  -h, --help      this text;  -V, --version  the version\n"
+	       "  --s3-cleanup[=SECONDS]  no mount: abort the S3 multipart uploads under the\n"
+	       "                  bucket and prefix older than SECONDS (default 3600)\n"
 	       "\n"
 	       "Options (-o NAME=VALUE; environment; INI key NAME; -o wins over env over INI):\n"
 	       "  backend=local|s3 (STORAGE_BACKEND)      data_dir=DIR (UPLOAD_DIR)\n"
@@ -305,6 +316,29 @@ static void main_instance(struct hubfs_catalog *cat, char *buf, size_t len)
 	hubfs_catalog_kv_set(cat, "instance", buf);
 }
 
+/* hubfs --s3-cleanup[=SECONDS] -o backend=s3,...: no mount, just the cleanup. */
+static int main_s3_cleanup(struct hubfs_config *cfg, struct main_args *a, bool *cfg_ready)
+{
+	char err[HUBFS_CONFIG_ERR_MAX];
+	unsigned long secs = 3600;
+	char *end;
+	int rc;
+
+	if (*a->s3_cleanup) {
+		errno = 0;
+		secs = strtoul(a->s3_cleanup, &end, 10);
+		if (errno || *end || end == a->s3_cleanup || secs > 10UL * 365 * 24 * 3600)
+			return main_fail("bad value '%s' for --s3-cleanup: expected seconds",
+					 a->s3_cleanup);
+	}
+	rc = main_config(cfg, a);
+	*cfg_ready = true;
+	if (rc)
+		return main_fail("%s", a->err);
+	rc = hubfs_backend_s3_cleanup(cfg, (unsigned int)secs, stdout, err, sizeof(err));
+	return rc ? main_fail("%s", err) : 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -334,6 +368,10 @@ int main(int argc, char *argv[])
 		printf("hubfs %s (libfuse %d, libavformat %s, SQLite %s)\n", HUBFS_VERSION,
 		       fuse_version(), LIBAVFORMAT_IDENT + 11, sqlite3_libversion());
 		status = 0;
+		goto out;
+	}
+	if (a.s3_cleanup) {
+		status = main_s3_cleanup(&cfg, &a, &cfg_ready);
 		goto out;
 	}
 	if (a.npositional < 1 || a.npositional > 2) {

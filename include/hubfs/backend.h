@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
@@ -149,6 +150,14 @@ int hubfs_backend_meta_get(struct hubfs_backend *be, const char *key,
 			   struct hubfs_video_meta *meta);
 int hubfs_backend_meta_put(struct hubfs_backend *be, const char *key,
 			   struct hubfs_video_meta *meta);
+
+/*
+ * `hubfs --s3-cleanup[=SECONDS]`: abort the multipart uploads under the configured bucket
+ * and prefix that are older than @older_than_s, one line per upload on @out and a summary.
+ * 0, or -errno with one sentence in @err.
+ */
+int hubfs_backend_s3_cleanup(const struct hubfs_config *cfg, unsigned int older_than_s, FILE *out,
+			     char *err, size_t errlen);
 
 /*
  * Test-only fault hook: make the @nth next call (1 = the next one) of op @op ("upload_commit",

@@ -46,7 +46,8 @@ note "an invalid video never reaches the bucket, and leaves no multipart upload"
 expect_fail "Invalid argument" cp "$MEDIA/text.mp4" "$V/bad.mp4"
 expect_fail "Invalid argument" cp "$MEDIA/truncated_no_moov.mp4" "$V/bad2.mp4"
 keys | grep -q 'bad' && fail "a rejected video is in the bucket: $(keys)"
-[ -z "$("$PROBE" "$S3_ENDPOINT" "$BUCKET" mpu-list lib/ 2>/dev/null)" ] || fail "multipart uploads left over"
+ups=$("$PROBE" "$S3_ENDPOINT" "$BUCKET" mpu-list lib/) || fail "mpu-list"
+[ -z "$ups" ] || fail "multipart uploads left over: $ups"
 
 note "a larger video goes up in parts and reads back with seeks"
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=25:duration=12 \
@@ -121,6 +122,19 @@ wait_for 10 grep -q "rejected 'videos/foreign-bad.mp4'" "$MNT/.hub/events" || fa
 assert_absent "$V/foreign-bad.mp4"
 hub_umount_at "$T/mnt2" "$PID2"
 hub_umount
+
+note "hubfs --s3-cleanup aborts stale multipart uploads under the prefix, and only there"
+"$PROBE" "$S3_ENDPOINT" "$BUCKET" mpu-create lib/stale.mkv >/dev/null || fail "mpu-create"
+"$PROBE" "$S3_ENDPOINT" "$BUCKET" mpu-create elsewhere/other.mkv >/dev/null || fail "mpu-create"
+out=$("$HUBFS_BIN" --s3-cleanup -o "$S3OPTS") || fail "--s3-cleanup: $out"
+grep -q '^kept     lib/stale.mkv' <<<"$out" || fail "a fresh upload was not kept by --s3-cleanup: $out"
+out=$("$HUBFS_BIN" --s3-cleanup=0 -o "$S3OPTS") || fail "--s3-cleanup=0: $out"
+grep -q '^aborted  lib/stale.mkv' <<<"$out" || fail "--s3-cleanup=0: $out"
+grep -q '1 multipart uploads under s3://hubfs-media/lib/: 1 aborted' <<<"$out" || fail "summary: $out"
+assert_eq "$("$PROBE" "$S3_ENDPOINT" "$BUCKET" mpu-list lib/)" "" "uploads after --s3-cleanup"
+"$PROBE" "$S3_ENDPOINT" "$BUCKET" mpu-list elsewhere/ | grep -q other.mkv || fail "--s3-cleanup went outside the prefix"
+expect_fail "needs backend=s3" "$HUBFS_BIN" --s3-cleanup -o "state_dir=$T/state5"
+expect_fail "bad value 'soon' for --s3-cleanup" "$HUBFS_BIN" --s3-cleanup=soon -o "$S3OPTS"
 
 note "wrong credentials and a dead endpoint fail at mount time, one line"
 mkdir -p "$T/mnt3" "$T/mnt4"

@@ -94,6 +94,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import struct
 import sys
@@ -102,7 +103,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
+from urllib.parse import parse_qs, quote, unquote, unquote_to_bytes, urlsplit
 from xml.sax.saxutils import escape
 
 try:
@@ -695,6 +696,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.finish_log(t0, st, self.send_xml_error(S3Error(status, code, msg)))
             if rule["action"] == "delay":
                 rule = None
+        if self.server.s3rver_data and self.emulate_mpu(t0, st, raw_path, raw_query):
+            return
         try:
             body = self.prepare_body(auth)
         except S3Error as e:
@@ -709,6 +712,68 @@ class Handler(BaseHTTPRequestHandler):
             if body[0] == "spool":
                 body[1].close()
         self.finish_log(t0, st, sent)
+
+    def emulate_mpu(self, t0, st, raw_path, raw_query):
+        """ListMultipartUploads (GET /bucket?uploads) and AbortMultipartUpload (DELETE
+        /bucket/key?uploadId=X), which s3rver 3.7.1 answers 501/405, served from s3rver's
+        own upload folders (DATA/BUCKET/._S3rver_uploads/ID/{key,metadata,N}). The request
+        was verified like any other. True if handled."""
+        q = parse_qs(raw_query, keep_blank_values=True)
+        parts = unquote(raw_path).lstrip("/").split("/", 1)
+        bucket, key = parts[0], (parts[1] if len(parts) > 1 else "")
+        updir = os.path.join(self.server.s3rver_data, bucket, "._S3rver_uploads")
+        if self.command == "GET" and "uploads" in q and not key:
+            prefix = q.get("prefix", [""])[0]
+            items = []
+            for uid in sorted(os.listdir(updir)) if os.path.isdir(updir) else []:
+                try:
+                    with open(os.path.join(updir, uid, "key"), encoding="utf-8") as f:
+                        k = f.read()
+                    mt = os.stat(os.path.join(updir, uid)).st_mtime
+                except OSError:
+                    continue
+                if k.startswith(prefix):
+                    items.append((k, uid, mt))
+            esc = lambda x: x.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            xml = ['<?xml version="1.0" encoding="UTF-8"?>',
+                   '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+                   f"<Bucket>{esc(bucket)}</Bucket><Prefix>{esc(prefix)}</Prefix>",
+                   "<IsTruncated>false</IsTruncated>"]
+            urlenc = q.get("encoding-type", [""])[0] == "url"
+            if urlenc:
+                xml.append("<EncodingType>url</EncodingType>")
+            for k, uid, mt in items:
+                when = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(mt))
+                k = quote(k, safe="/") if urlenc else k
+                xml.append(f"<Upload><Key>{esc(k)}</Key><UploadId>{uid}</UploadId>"
+                           f"<Initiated>{when}</Initiated></Upload>")
+            xml.append("</ListMultipartUploadsResult>")
+            body = "".join(xml).encode()
+            self._discard_body()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            st["emulated"] = "ListMultipartUploads"
+            self.finish_log(t0, st, len(body))
+            return True
+        if self.command == "DELETE" and "uploadId" in q and key:
+            uid = q["uploadId"][0]
+            d = os.path.join(updir, uid)
+            if not re.fullmatch(r"[0-9a-f]{1,64}", uid) or not os.path.isdir(d):
+                self.finish_log(t0, st, self.send_xml_error(S3Error(
+                    404, "NoSuchUpload", "The specified upload does not exist.")))
+                return True
+            shutil.rmtree(d, ignore_errors=True)
+            self._discard_body()
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            st["emulated"] = "AbortMultipartUpload"
+            self.finish_log(t0, st, 0)
+            return True
+        return False
 
     def reject(self, t0, e):
         self.server.faults.count("rejected", e.code)
@@ -1086,6 +1151,8 @@ def main(argv=None):
     ap.add_argument("--port-file", help="write the bound port here once listening")
     ap.add_argument("--spool-dir", help="temp dir for spooled request bodies over 16 MiB")
     ap.add_argument("--upstream-timeout", type=float, default=300)
+    ap.add_argument("--s3rver-data", help="s3rver's data directory: answer ListMultipartUploads "
+                    "and AbortMultipartUpload (which s3rver 3.7.1 lacks) from its upload folders")
     ap.add_argument("-q", "--quiet", action="store_true", help="log only rejections and faults")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--self-test", action="store_true", help="run AWS test vectors and exit")
@@ -1108,6 +1175,7 @@ def main(argv=None):
     srv.upstream = (host or "127.0.0.1", int(port))
     srv.upstream_timeout = a.upstream_timeout
     srv.spool_dir = a.spool_dir
+    srv.s3rver_data = a.s3rver_data
     srv.faults = Faults()
     bound = srv.server_address[1]
     if a.port_file:
