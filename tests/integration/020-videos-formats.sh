@@ -34,8 +34,10 @@ xattr user.hub.uploaded "$f" | grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$
 getfattr -d "$f" | grep -q 'user.hub.sha256=' || fail "getfattr -d does not list the metadata"
 xattr user.hub.audio_codec "$MNT/videos/mjpeg.avi" && fail "a video without audio has an audio codec"
 assert_eq "$(xattr user.hub.video_codec "$MNT/videos/video.webm")" vp8 "webm codec"
-ffprobe -v error -show_entries stream=width -of csv=p=0 "$MNT/videos/video.mkv" | grep -q 320 ||
-	fail "ffprobe cannot read a video through the mount"
+# (captured first: `ffprobe | grep -q` fails under pipefail when grep exits before ffprobe's
+# last line and ffprobe dies of SIGPIPE)
+widths=$(ffprobe -v error -show_entries stream=width -of csv=p=0 "$MNT/videos/video.mkv")
+grep -qx 320 <<<"$widths" || fail "ffprobe cannot read a video through the mount: $widths"
 
 # ls -l shows sizes from the catalog
 size=$(stat -c %s "$MNT/videos/moov_end.mp4")
