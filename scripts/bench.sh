@@ -45,7 +45,10 @@
 #      the first HLS segment and to the first RTMP bytes at an nginx-rtmp ingest against
 #      `ffmpeg -re` and nginx-rtmp's own HLS, stop -> ENDLIST, SIGKILL -> ENDLIST, encoder
 #      speed at 480p/720p/1080p against ffmpeg's CLI, three 720p streams at once and the
-#      daemon's CPU meanwhile.
+#      daemon's CPU meanwhile;
+#   8. backend=s3 (scripts/bench-s3.sh, own summary) against s3fs and rclone mount on one
+#      s3rver behind the verifying proxy: cp in until stored, cat out, random reads, ls -l,
+#      what close() says when the store refuses every PUT, peak RSS.
 #
 # Every measurement is repeated N times (default 3; the order of the three rotates between
 # repetitions) and the median is reported, with ratios, because the machine is shared and
@@ -59,6 +62,7 @@
 #             only the notes/ part (5) and the peak RSS (no media, no videos/)
 #   --streams-only
 #             only the streams/ part (7)
+#   --s3-only only the S3 part (8)
 #   -n N      repetitions per measurement (default 3)
 #   --keep    keep the run's work directory (mounts are always removed)
 #
@@ -90,6 +94,7 @@ usage()
 QUICK=0
 NOTES_ONLY=0
 STREAMS_ONLY=0
+S3_ONLY=0
 REPS=3
 KEEP=0
 while [ $# -gt 0 ]; do
@@ -97,6 +102,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--notes-only) NOTES_ONLY=1 ;;
 	--streams-only) STREAMS_ONLY=1 ;;
+	--s3-only) S3_ONLY=1 ;;
 	-n)
 		[ $# -ge 2 ] || die "-n needs a number"
 		REPS=$2
@@ -148,6 +154,12 @@ STREAMS_ARGS=(-n "$REPS")
 [ "$KEEP" = 0 ] || STREAMS_ARGS+=(--keep)
 if [ "$STREAMS_ONLY" = 1 ]; then
 	exec "$repo/scripts/bench-streams.sh" "${STREAMS_ARGS[@]}"
+fi
+S3_ARGS=(-n "$REPS")
+[ "$QUICK" = 0 ] || S3_ARGS=(-n 1 --mib 64)
+[ "$KEEP" = 0 ] || S3_ARGS+=(--keep)
+if [ "$S3_ONLY" = 1 ]; then
+	exec "$repo/scripts/bench-s3.sh" "${S3_ARGS[@]}"
 fi
 
 # shellcheck source=scripts/deps.sh source-path=SCRIPTDIR/..
@@ -1398,4 +1410,7 @@ if [ "$NOTES_ONLY" = 0 ]; then
 	echo
 	BENCH_NO_BUILD=1 "$repo/scripts/bench-streams.sh" "${STREAMS_ARGS[@]}" ||
 		echo "bench.sh: the streams part failed (see above)" >&2
+	echo
+	BENCH_NO_BUILD=1 "$repo/scripts/bench-s3.sh" "${S3_ARGS[@]}" ||
+		echo "bench.sh: the S3 part failed (see above)" >&2
 fi

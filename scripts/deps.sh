@@ -18,7 +18,8 @@
 #           nginx with its RTMP module (the RTMP ingest the stream tests push to:
 #           scripts/rtmp-test-server.sh)
 #   run     what a mounted hubfs needs at run time (fusermount3, getfattr, findmnt)
-#   bench   what scripts/bench.sh adds: ffmpeg (test media), strace (close() timings)
+#   bench   what scripts/bench.sh adds: ffmpeg (test media), strace (close() timings), s3fs
+#           and rclone (the S3 peers scripts/bench-s3.sh measures hubfs against)
 #
 # Only missing packages are installed: one `apt-get update` and one `apt-get install` per
 # call, and none at all when everything is present. Installing needs root; without it the
@@ -47,7 +48,7 @@ hubfs_deps_packages()
 		printf '%s\n' fuse3 attr util-linux psmisc procps
 		;;
 	bench)
-		printf '%s\n' ffmpeg strace procps util-linux coreutils
+		printf '%s\n' ffmpeg strace procps util-linux coreutils s3fs rclone curl
 		;;
 	*)
 		return 1

@@ -5,25 +5,31 @@
  * DESIGN (first step of issue 5; what is not here yet is listed at the end):
  *   - Keys: object key = s3_prefix + path ("talk.mp4", "coll/b.mkv"). A directory is a
  *     common prefix; mkdir also writes a zero-byte marker "coll/" so an empty directory
- *     exists. prefix + ".hubfs/" is ours (the live check's probe) and never listed.
+ *     exists. prefix + ".hubfs/" is ours (the live check's probe, uploads in progress) and
+ *     never listed.
  *   - Metadata travels on the object as x-amz-meta-* (video.h's record, one header per key:
  *     x-amz-meta-duration, -sha256, -video_codec, ...), so awscli shows it and a second
  *     mount reads it with one HEAD. The record's identity (file_size, file_mtime_ns) is the
  *     object's own size and Last-Modified: metadata cannot go stale against bytes on S3,
  *     because it is replaced atomically with them (a chmod is a server-side copy onto
  *     itself with the new metadata, which also moves Last-Modified).
- *   - Uploads are staged in state_dir/s3-staging/ (the validation gate reads them there);
- *     commit sends them with one PUT (Content-MD5 + signed SHA-256) up to
- *     S3_SINGLE_PUT_MAX, as a multipart upload with parallel parts beyond, and only after
- *     the library's validation passed: an invalid video never exists in the bucket. A failed
- *     multipart upload is aborted.
- *   - Reads are ranged GETs with a per-reader read-ahead window that starts at 128 KiB,
- *     doubles on sequential access up to 8 MiB and resets on a seek (mountpoint-s3's shape).
- *   Not yet (next steps): parts uploaded while the file is written, a global read-ahead
- *   budget and the disk cache (cache_mb), ranged probing of objects without our metadata.
+ *   - Uploads (s3_upload.c) are staged in state_dir/s3-staging/ (the validation gate reads
+ *     them there). Past 16 MiB their parts go up while the file is written, as a multipart
+ *     upload under a hidden key; commit, only after the library's validation passed, sends
+ *     what is left, completes it and copies it onto the video's key with the metadata.
+ *     Smaller videos go as one PUT (Content-MD5 + signed SHA-256) at commit. A refused or
+ *     failed upload is aborted: an invalid video never exists in the bucket.
+ *   - Reads (s3_readahead.c) are ranged GETs with a read-ahead window that starts at
+ *     128 KiB, doubles on sequential access up to 8 MiB and resets on a seek (mountpoint-s3's
+ *     shape), large windows as 1 MiB GETs four at a time, the bytes in flight bounded for
+ *     all readers together (64 MiB), through a disk block cache in state_dir/s3-cache
+ *     bounded by cache_mb (LRU; s3_cache.c), keyed by ETag so a replaced object never
+ *     serves old bytes.
+ *   Not yet (next steps): ranged probing of objects without our metadata.
  *
  * Threads: any FUSE thread and the scanner; the client is thread-safe; an upload or reader
- * handle is used by one thread at a time (backend.h). No locks of its own but an atomic.
+ * handle is used by one thread at a time (backend.h). No locks of its own but an atomic
+ * (an upload's part workers and their locks are s3_upload.c's).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,16 +51,15 @@
 #include "hubfs/names.h"
 #include "hubfs/video.h"
 
+#include "backend/s3_cache.h"
 #include "backend/s3_client.h"
+#include "backend/s3_upload.h"
 
 #define S3_STAGING "s3-staging"
 #define S3_OURS ".hubfs/"
-#define S3_SINGLE_PUT_MAX (16u << 20)
-#define S3_PART_SIZE (8u << 20)
-#define S3_PART_THREADS 4
-#define S3_RA_MIN (128u << 10)
-#define S3_RA_MAX (8u << 20)
-#define S3_RECORD_MAX 2048 /* S3 allows 2 KB of user metadata */
+#define S3_RECORD_MAX 2048                /* S3 allows 2 KB of user metadata */
+#define S3_READAHEAD_BUDGET (64ull << 20) /* read-ahead in flight, all readers together */
+#define S3_CACHE_MIN_MB 64                /* smaller caches evict read-ahead before use */
 #define S3_STALE_UPLOAD_NS (24LL * 3600 * 1000000000)
 
 struct s3_backend {
@@ -66,23 +71,14 @@ struct s3_backend {
 	char *bucket;
 	char instance[64];
 	atomic_uint seq;
-};
-
-struct hubfs_upload {
-	struct s3_backend *be;
-	int fd;
-	char path[PATH_MAX];
+	struct s3_cache *cache;   /* state_dir/s3-cache, cache_mb; NULL: none (thread-safe) */
+	struct s3_budget *budget; /* read-ahead bytes in flight, all readers (thread-safe) */
 };
 
 struct hubfs_reader {
 	struct s3_backend *be;
-	char *key; /* full object key */
-	uint64_t size;
-	char *ra; /* read-ahead buffer: bytes [ra_off, ra_off + ra_len) of the object */
-	size_t ra_cap, ra_len;
-	uint64_t ra_off;
-	uint64_t next; /* where a sequential reader reads next */
-	size_t window;
+	char *key;            /* full object key */
+	struct s3_stream *st; /* window, parallel GETs, cache (s3_readahead.c) */
 };
 
 static int64_t s3_now_ns(void)
@@ -171,6 +167,8 @@ static void s3_free(struct s3_backend *sb)
 {
 	if (!sb)
 		return;
+	s3_cache_free(sb->cache);
+	s3_budget_free(sb->budget);
 	hubfs_s3_client_free(sb->client);
 	hubfs_s3_creds_release(&sb->creds);
 	free(sb->prefix);
@@ -205,6 +203,27 @@ static const char *s3_why(int rc)
 	default:
 		return strerror(-rc);
 	}
+}
+
+/* The disk read cache: state_dir/s3-cache, cache_mb. A mount without it still works. */
+static void s3_open_cache(struct s3_backend *sb, const struct hubfs_config *cfg)
+{
+	char *dir = NULL;
+	int rc;
+
+	if (cfg->cache_mb < S3_CACHE_MIN_MB) {
+		if (cfg->cache_mb)
+			hubfs_log(HUBFS_LOG_WARN,
+				  "s3: cache_mb=%" PRIu64 " is below %u: no read cache",
+				  (uint64_t)cfg->cache_mb, S3_CACHE_MIN_MB);
+		return;
+	}
+	if (asprintf(&dir, "%s/s3-cache", cfg->state_dir) < 0)
+		return;
+	rc = s3_cache_new(&sb->cache, dir, (uint64_t)cfg->cache_mb << 20);
+	if (rc)
+		hubfs_log(HUBFS_LOG_WARN, "s3: no read cache in '%s': %s", dir, strerror(-rc));
+	free(dir);
 }
 
 static int s3_open(struct hubfs_backend **out, const struct hubfs_config *cfg, const char *instance,
@@ -259,6 +278,10 @@ static int s3_open(struct hubfs_backend **out, const struct hubfs_config *cfg, c
 			 cfg->s3_endpoint ? cfg->s3_endpoint : "AWS", s3_why(rc));
 		goto fail;
 	}
+	rc = s3_budget_new(&sb->budget, S3_READAHEAD_BUDGET, 100);
+	if (rc)
+		goto fail;
+	s3_open_cache(sb, cfg);
 	*out = &sb->base;
 	return 0;
 fail:
@@ -377,42 +400,33 @@ static int s3_recover(struct hubfs_backend *be)
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- uploads ------------------------------------------------------------------------ */
+/* ---- uploads: staging, parts sent while written, commit (s3_upload.c) ---------------- */
 
 static int s3_upload_begin(struct hubfs_backend *be, const char *key, struct hubfs_upload **out)
 {
 	struct s3_backend *sb = s3_of(be);
-	struct hubfs_upload *up;
+	unsigned int seq = atomic_fetch_add(&sb->seq, 1);
+	char path[PATH_MAX], *tmp_key = NULL;
+	int rc;
 
-	(void)key;
+	(void)key; /* the name may change before commit: parts go under a key of ours */
 	*out = NULL;
-	up = calloc(1, sizeof(*up));
-	if (!up)
+	snprintf(path, sizeof(path), "%s/%s-%u", sb->staging, sb->instance, seq);
+	if (asprintf(&tmp_key, "%s%supload-%s-%u", sb->prefix, S3_OURS, sb->instance, seq) < 0)
 		return -ENOMEM;
-	up->be = sb;
-	snprintf(up->path, sizeof(up->path), "%s/%s-%u", sb->staging, sb->instance,
-		 atomic_fetch_add(&sb->seq, 1));
-	up->fd = open(up->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (up->fd < 0) {
-		int rc = -errno;
-
-		free(up);
-		return rc;
-	}
-	*out = up;
-	return 0;
+	rc = s3_up_new(out, sb, sb->client, path, tmp_key);
+	free(tmp_key);
+	return rc;
 }
 
 static ssize_t s3_upload_write(struct hubfs_upload *up, const void *buf, size_t n, off_t off)
 {
-	ssize_t w = pwrite(up->fd, buf, n, off);
-
-	return w < 0 ? -errno : w;
+	return s3_up_write(up, buf, n, off);
 }
 
 static int s3_upload_truncate(struct hubfs_upload *up, off_t size)
 {
-	return ftruncate(up->fd, size) ? -errno : 0;
+	return s3_up_truncate(up, size);
 }
 
 static int s3_upload_sync(struct hubfs_upload *up)
@@ -423,149 +437,40 @@ static int s3_upload_sync(struct hubfs_upload *up)
 
 static const char *s3_upload_staged_path(struct hubfs_upload *up)
 {
-	return up->path;
-}
-
-static void s3_upload_free(struct hubfs_upload *up)
-{
-	if (up->fd >= 0)
-		close(up->fd);
-	unlink(up->path);
-	free(up);
+	return s3_up_path(up);
 }
 
 static void s3_upload_abort(struct hubfs_upload *up)
 {
-	s3_upload_free(up);
-}
-
-struct s3_parts {
-	struct s3_backend *sb;
-	const char *key, *upload_id;
-	int fd;
-	uint64_t size;
-	struct hubfs_s3_part *parts;
-	size_t nparts;
-	pthread_mutex_t lock;
-	size_t next; /* lock: the next part to send */
-	int rc;      /* lock: the first failure */
-};
-
-static void *s3_part_main(void *arg)
-{
-	struct s3_parts *p = arg;
-	char *buf = malloc(S3_PART_SIZE);
-
-	for (;;) {
-		size_t i;
-		uint64_t off;
-		size_t len;
-		ssize_t n;
-		int rc;
-
-		pthread_mutex_lock(&p->lock);
-		i = p->next++;
-		rc = p->rc;
-		pthread_mutex_unlock(&p->lock);
-		if (i >= p->nparts || rc)
-			break;
-		if (!buf) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		off = (uint64_t)i * S3_PART_SIZE;
-		len = p->size - off < S3_PART_SIZE ? (size_t)(p->size - off) : S3_PART_SIZE;
-		n = pread(p->fd, buf, len, (off_t)off);
-		if (n != (ssize_t)len) {
-			rc = n < 0 ? -errno : -EIO;
-			goto fail;
-		}
-		p->parts[i].partno = (unsigned int)i + 1;
-		rc = hubfs_s3_mpu_part(p->sb->client, p->key, p->upload_id, (unsigned int)i + 1,
-				       buf, len, p->parts[i].etag);
-		if (!rc)
-			continue;
-fail:
-		pthread_mutex_lock(&p->lock);
-		if (!p->rc)
-			p->rc = rc;
-		pthread_mutex_unlock(&p->lock);
-		break;
-	}
-	free(buf);
-	return NULL;
-}
-
-/* A multipart upload of the staged file, S3_PART_THREADS parts at a time. */
-static int s3_put_multipart(struct s3_backend *sb, const char *key, int fd, uint64_t size,
-			    const struct hubfs_s3_meta *meta)
-{
-	struct s3_parts p = { .sb = sb, .key = key, .fd = fd, .size = size };
-	pthread_t threads[S3_PART_THREADS];
-	unsigned int started = 0;
-	char *upload_id = NULL;
-	int rc;
-
-	p.nparts = (size_t)((size + S3_PART_SIZE - 1) / S3_PART_SIZE);
-	p.parts = calloc(p.nparts, sizeof(*p.parts));
-	if (!p.parts)
-		return -ENOMEM;
-	rc = hubfs_s3_mpu_create(sb->client, key, meta, &upload_id);
-	if (rc)
-		goto out;
-	p.upload_id = upload_id;
-	pthread_mutex_init(&p.lock, NULL);
-	for (unsigned int t = 0; t < S3_PART_THREADS && t < p.nparts; t++)
-		if (!pthread_create(&threads[t], NULL, s3_part_main, &p))
-			started++;
-	if (!started)
-		s3_part_main(&p);
-	for (unsigned int t = 0; t < started; t++)
-		pthread_join(threads[t], NULL);
-	pthread_mutex_destroy(&p.lock);
-	rc = p.rc;
-	if (!rc)
-		rc = hubfs_s3_mpu_complete(sb->client, key, upload_id, p.parts, p.nparts, NULL);
-	if (rc && hubfs_s3_mpu_abort(sb->client, key, upload_id))
-		hubfs_log(HUBFS_LOG_WARN,
-			  "s3: could not abort the upload of '%s' (--s3-cleanup "
-			  "will)",
-			  key);
-out:
-	free(upload_id);
-	free(p.parts);
-	return rc;
+	s3_up_free(up);
 }
 
 static int s3_upload_commit(struct hubfs_upload *up, const char *path,
 			    struct hubfs_video_meta *meta)
 {
-	struct s3_backend *sb = up->be;
+	struct s3_backend *sb = s3_up_owner(up);
 	struct hubfs_s3_meta sm = { 0 };
 	struct hubfs_s3_object o = { 0 };
 	char *key = s3_key(sb, path, NULL);
-	struct stat st;
+	uint64_t size;
 	int rc;
 
 	if (!key) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (fstat(up->fd, &st)) {
-		rc = -errno;
+	rc = s3_up_size(up, &size);
+	if (rc)
 		goto out;
-	}
-	meta->file_size = (uint64_t)st.st_size;
+	meta->file_size = size;
 	meta->file_mtime_ns = s3_now_ns(); /* the record must format; HEAD gives the real one */
 	if (!meta->mtime_ns)
 		meta->mtime_ns = meta->file_mtime_ns; /* stored, so every mount shows the same */
 	rc = s3_meta_from_record(meta, &sm);
 	if (rc)
 		goto out;
-	if ((uint64_t)st.st_size <= S3_SINGLE_PUT_MAX)
-		rc = hubfs_s3_put_fd(sb->client, key, up->fd, 0, (uint64_t)st.st_size, &sm, NULL);
-	else
-		rc = s3_put_multipart(sb, key, up->fd, (uint64_t)st.st_size, &sm);
+	rc = s3_up_send(up, key, &sm);
+	s3_cache_forget(sb->cache, key); /* a replaced video: its old blocks are dead */
 	if (rc)
 		goto out;
 	/* The identity is the object's own: its size and Last-Modified. */
@@ -583,17 +488,28 @@ out:
 		hubfs_log(HUBFS_LOG_ERR, "s3: cannot commit '%s': %s", path, strerror(-rc));
 	hubfs_s3_meta_release(&sm);
 	free(key);
-	s3_upload_free(up);
+	s3_up_free(up);
 	return rc;
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
 
+/* The stream engine's fetch: one ranged GET (called from several threads at once). */
+static int s3_fetch(void *arg, uint64_t off, size_t len, void *buf, size_t *got)
+{
+	struct hubfs_reader *r = arg;
+	int rc = hubfs_s3_get(r->be->client, r->key, off, len, buf, got);
+
+	return rc == -EINVAL ? -EIO : rc; /* past the end: the object shrank under us */
+}
+
 static int s3_read_open(struct hubfs_backend *be, const char *path, struct hubfs_reader **out)
 {
 	struct s3_backend *sb = s3_of(be);
 	struct hubfs_s3_object o = { 0 };
+	struct s3_stream_opts so = { 0 };
 	struct hubfs_reader *r;
+	char identity[128];
 	int rc;
 
 	*out = NULL;
@@ -603,73 +519,36 @@ static int s3_read_open(struct hubfs_backend *be, const char *path, struct hubfs
 	r->be = sb;
 	r->key = s3_key(sb, path, NULL);
 	if (!r->key) {
-		free(r);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto fail;
 	}
 	rc = hubfs_s3_head(sb->client, r->key, &o);
 	hubfs_s3_meta_release(&o.meta);
-	if (rc) {
-		free(r->key);
-		free(r);
-		return rc;
-	}
-	r->size = o.size;
-	r->window = S3_RA_MIN;
+	if (rc)
+		goto fail;
+	/* A replaced object has another ETag: cached blocks of the old one never match. */
+	snprintf(identity, sizeof(identity), "%s:%" PRIu64, o.etag, o.size);
+	so.key = r->key;
+	so.identity = identity;
+	so.size = o.size;
+	so.fetch = s3_fetch;
+	so.fetch_arg = r;
+	so.cache = sb->cache;
+	so.budget = sb->budget;
+	rc = s3_stream_new(&r->st, &so);
+	if (rc)
+		goto fail;
 	*out = r;
 	return 0;
+fail:
+	free(r->key);
+	free(r);
+	return rc;
 }
 
-/*
- * Serve [off, off + n) from the read-ahead buffer, refilling it with one ranged GET of the
- * current window when it misses. The window doubles while reads continue where the last one
- * ended and falls back to the minimum on a seek.
- */
 static ssize_t s3_read(struct hubfs_reader *r, void *buf, size_t n, off_t off)
 {
-	uint64_t o = (uint64_t)off;
-	size_t done = 0;
-
-	if (o >= r->size)
-		return 0;
-	if (o != r->next)
-		r->window = S3_RA_MIN;
-	while (done < n && o + done < r->size) {
-		uint64_t at = o + done;
-		size_t take, got = 0, want;
-		int rc;
-
-		if (at < r->ra_off || at >= r->ra_off + r->ra_len) {
-			want = r->window > n - done ? r->window : n - done;
-			if (want > S3_RA_MAX && want > n - done)
-				want = S3_RA_MAX;
-			if (want > r->size - at)
-				want = (size_t)(r->size - at);
-			if (want > r->ra_cap) {
-				char *grown = realloc(r->ra, want);
-
-				if (!grown)
-					return done ? (ssize_t)done : -ENOMEM;
-				r->ra = grown;
-				r->ra_cap = want;
-			}
-			rc = hubfs_s3_get(r->be->client, r->key, at, want, r->ra, &got);
-			if (rc)
-				return done ? (ssize_t)done : rc;
-			if (!got)
-				break;
-			r->ra_off = at;
-			r->ra_len = got;
-			if (r->window < S3_RA_MAX)
-				r->window *= 2;
-		}
-		take = (size_t)(r->ra_off + r->ra_len - at);
-		if (take > n - done)
-			take = n - done;
-		memcpy((char *)buf + done, r->ra + (at - r->ra_off), take);
-		done += take;
-	}
-	r->next = o + done;
-	return (ssize_t)done;
+	return off < 0 ? -EINVAL : s3_stream_read(r->st, buf, n, (uint64_t)off);
 }
 
 static int s3_read_fd(struct hubfs_reader *r)
@@ -682,7 +561,7 @@ static void s3_read_close(struct hubfs_reader *r)
 {
 	if (!r)
 		return;
-	free(r->ra);
+	s3_stream_free(r->st);
 	free(r->key);
 	free(r);
 }
@@ -698,6 +577,7 @@ static int s3_remove(struct hubfs_backend *be, const char *path)
 	if (!key)
 		return -ENOMEM;
 	rc = hubfs_s3_delete(sb->client, key);
+	s3_cache_forget(sb->cache, key);
 	free(key);
 	return rc;
 }
@@ -749,6 +629,13 @@ static int s3_rename(struct hubfs_backend *be, const char *from, const char *to)
 		struct s3_move m = { .sb = sb, .from = srcdir, .to = dstdir };
 
 		rc = hubfs_s3_list(sb->client, srcdir, NULL, s3_move_cb, &m);
+	}
+	/* Blocks are keyed by object key: neither name may serve the old bytes. */
+	if (src && dst && srcdir && dstdir) {
+		s3_cache_forget(sb->cache, src);
+		s3_cache_forget(sb->cache, dst);
+		s3_cache_forget_prefix(sb->cache, srcdir);
+		s3_cache_forget_prefix(sb->cache, dstdir);
 	}
 out:
 	free(src);

@@ -68,6 +68,146 @@ for _ in range(200):
         sys.exit(f"differs at {off}+{n}")
 PY
 
+# writer.py MODE SRC DST: write SRC into the mount as DST while watching the proxy's log for
+# UploadPart (PUT ...?partNumber=N -> 200) of this upload's parts, so what happened BEFORE
+# close() is seen from the server's side. Prints key=value lines.
+#   slow    1 MiB chunks with small sleeps; before close, wait for 3 parts; time close()
+#   patch   first MiB and [15, 16) MiB zeroed; once parts 1 and 2 are sent, seek back and
+#           write the real bytes there (ffmpeg patching a header), then close
+#   trunc   30 MiB of noise; once 2 parts are sent, ftruncate(0) and write SRC
+#   rename  half of SRC; once 2 parts are sent, rename DST to DST.renamed.mkv; the rest
+cat >"$T/writer.py" <<'PY'
+import os, re, sys, time
+mode, src, dst, log = sys.argv[1:5]
+data = open(src, "rb").read()
+MiB = 1 << 20
+start = os.path.getsize(log)
+part_re = re.compile(r" PUT /\S*\?partNumber=(\d+)&uploadId=\S* -> 200 ")
+
+def parts():
+    with open(log, errors="replace") as f:
+        f.seek(start)
+        return [int(m.group(1)) for m in map(part_re.search, f) if m]
+
+def wait_parts(want, what):
+    for _ in range(400):
+        p = parts()
+        if want(p):
+            return p
+        time.sleep(0.05)
+    sys.exit(f"{mode}: no {what} while the file was open: parts {parts()}")
+
+def write_all(fd, buf, at=0, pause=0.0):
+    for off in range(0, len(buf), MiB):
+        os.pwrite(fd, buf[off:off + MiB], at + off)
+        time.sleep(pause)
+
+fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+if mode == "slow":
+    write_all(fd, data, pause=0.05)
+    p = wait_parts(lambda p: len(set(p)) >= 3, "3 parts sent")
+    print(f"parts_before_close={len(set(p))}")
+elif mode == "patch":
+    junk = bytearray(data)
+    junk[0:MiB] = bytes(MiB)
+    junk[15 * MiB:16 * MiB] = bytes(MiB)
+    write_all(fd, junk)
+    wait_parts(lambda p: {1, 2} <= set(p), "parts 1 and 2 sent")
+    os.pwrite(fd, data[0:MiB], 0)
+    os.pwrite(fd, data[15 * MiB:16 * MiB], 15 * MiB)
+elif mode == "trunc":
+    write_all(fd, os.urandom(30 * MiB))
+    wait_parts(lambda p: len(set(p)) >= 2, "2 parts sent")
+    os.ftruncate(fd, 0)
+    write_all(fd, data)
+elif mode == "rename":
+    half = len(data) // 2
+    write_all(fd, data[:half])
+    wait_parts(lambda p: len(set(p)) >= 2, "2 parts sent")
+    os.rename(dst, dst + ".renamed.mkv")
+    write_all(fd, data[half:], at=half)
+t = time.monotonic()
+os.close(fd)
+print(f"close_s={time.monotonic() - t:.3f}")
+print(f"part1_sends={parts().count(1)}")
+PY
+since() { tail -c +$(($1 + 1)) "$S3DIR/proxy.log"; }
+no_leftovers() {
+	keys | grep -q '^lib/\.hubfs/' && fail "$1: a hidden upload object is left: $(keys)"
+	ups=$("$PROBE" "$S3_ENDPOINT" "$BUCKET" mpu-list lib/) || fail "mpu-list"
+	[ -z "$ups" ] || fail "$1: multipart uploads left over: $ups"
+}
+
+note "a video written slowly goes up in parts while it is written; close sends the rest"
+ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=25:duration=24 \
+	-c:v libx264 -preset ultrafast -qp 0 -pix_fmt yuv420p "$T/x40.mkv" || fail "ffmpeg"
+[ "$(stat -c %s "$T/x40.mkv")" -gt $((34 << 20)) ] || fail "x40.mkv is too small: $(stat -c %s "$T/x40.mkv")"
+out=$(timeout 120 python3 "$T/writer.py" slow "$T/x40.mkv" "$V/slow.mkv" "$S3DIR/proxy.log") ||
+	fail "slow writer: $out"
+note "$(tr '\n' ' ' <<<"$out")"
+cmp "$T/x40.mkv" "$V/slow.mkv" || fail "slow.mkv read back differs"
+xsha=$(sha256sum <"$T/x40.mkv" | cut -d' ' -f1)
+assert_eq "$(xattr user.hub.sha256 "$V/slow.mkv")" "$xsha" "sha256 xattr of slow.mkv"
+xhead=$("$PROBE" "$S3_ENDPOINT" "$BUCKET" head lib/slow.mkv)
+grep -qx "meta.sha256=$xsha" <<<"$xhead" || fail "x-amz-meta-sha256 on slow.mkv: $xhead"
+grep -qx "size=$(stat -c %s "$T/x40.mkv")" <<<"$xhead" || fail "size of slow.mkv: $xhead"
+no_leftovers "slow.mkv"
+
+note "a part changed after it was sent is sent again (seek back and patch, ffmpeg-style)"
+out=$(timeout 120 python3 "$T/writer.py" patch "$T/x40.mkv" "$V/patch.mkv" "$S3DIR/proxy.log") ||
+	fail "patch writer: $out"
+grep -qx 'part1_sends=[2-9]' <<<"$out" || fail "part 1 was not sent again after its patch: $out"
+cmp "$T/x40.mkv" "$V/patch.mkv" || fail "patch.mkv read back differs"
+no_leftovers "patch.mkv"
+
+note "a truncate below sent parts, and a rename while written"
+out=$(timeout 120 python3 "$T/writer.py" trunc "$T/x40.mkv" "$V/trunc.mkv" "$S3DIR/proxy.log") ||
+	fail "trunc writer: $out"
+cmp "$T/x40.mkv" "$V/trunc.mkv" || fail "trunc.mkv read back differs"
+out=$(timeout 120 python3 "$T/writer.py" rename "$T/x40.mkv" "$V/ren.mkv" "$S3DIR/proxy.log") ||
+	fail "rename writer: $out"
+cmp "$T/x40.mkv" "$V/ren.mkv.renamed.mkv" || fail "renamed upload read back differs"
+keys | grep -qx 'lib/ren.mkv' && fail "the name before the rename is in the bucket"
+no_leftovers "trunc.mkv, ren.mkv"
+
+note "ffmpeg -movflags +faststart into the mount (rewrites the whole file at the end)"
+ff_faststart() {
+	ffmpeg -nostdin -loglevel error -y -i "$T/x40.mkv" -c copy -map_metadata -1 \
+		-fflags +bitexact -flags +bitexact -movflags +faststart "$1"
+}
+ff_faststart "$T/fast-local.mp4" || fail "ffmpeg faststart, local"
+ff_faststart "$V/fast.mp4" || fail "ffmpeg faststart into the mount"
+cmp "$T/fast-local.mp4" "$V/fast.mp4" || fail "faststart mp4 differs from the same ffmpeg run on a local file"
+no_leftovers "fast.mp4"
+
+note "an invalid video streamed in parts is aborted: nothing in the bucket"
+head -c $((30 << 20)) /dev/urandom >"$T/noise.mp4"
+at=$(stat -c %s "$S3DIR/proxy.log")
+expect_fail "Invalid argument" cp "$T/noise.mp4" "$V/noise.mp4"
+since "$at" | grep -q ' POST /[^ ]*/lib/\.hubfs/upload-[^ ]*?uploads -> 200' ||
+	fail "no multipart upload was started while noise.mp4 was written"
+since "$at" | grep -q ' DELETE /[^ ]*/lib/\.hubfs/upload-[^ ]*?uploadId=[^ ]* -> 204' ||
+	fail "the multipart upload of noise.mp4 was not aborted"
+keys | grep -q 'noise' && fail "a rejected video is in the bucket: $(keys)"
+no_leftovers "noise.mp4"
+
+note "UploadPart failing past the client's retries: close() fails with EIO, nothing stored"
+# From here on, the daemon's one error line for this upload is expected (lib.sh's exit check).
+HUB_EXPECT_ERRORS="s3: cannot commit 'fault\.mkv': Input/output error"
+curl -sf -XPOST "$S3_ENDPOINT/__faults" \
+	-d '[{"method":"PUT","match":"partNumber=","count":-1,"action":"error","status":500}]' >/dev/null ||
+	fail "setting the fault"
+rc=0
+out=$(cp "$T/x40.mkv" "$V/fault.mkv" 2>&1) || rc=$?
+curl -sf -XDELETE "$S3_ENDPOINT/__faults" >/dev/null || fail "clearing the fault"
+[ "$rc" -ne 0 ] || fail "cp succeeded while every UploadPart failed"
+grep -q 'Input/output error' <<<"$out" || fail "cp did not report EIO: $out"
+wait_for 5 grep -q "cannot store 'videos/fault.mkv': Input/output error" "$MNT/.hub/events" ||
+	fail "no event for the failed upload"
+assert_absent "$V/fault.mkv"
+keys | grep -q 'fault' && fail "a failed upload is in the bucket: $(keys)"
+no_leftovers "fault.mkv"
+
 note "mkdir, mv (file, directory), rm, rsync, cp -a"
 mkdir "$V/coll"
 mv "$V/video.mkv" "$V/coll/moved.mkv"
