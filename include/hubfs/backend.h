@@ -100,6 +100,10 @@ struct hubfs_backend_ops {
 	 * identity fields of @meta (and applies mtime_ns to the stored bytes where it can). */
 	int (*meta_get)(struct hubfs_backend *be, const char *key, struct hubfs_video_meta *meta);
 	int (*meta_put)(struct hubfs_backend *be, const char *key, struct hubfs_video_meta *meta);
+
+	/* Optional (NULL: none): the backend's own counters as Prometheus text lines for
+	 * .hub/metrics, into @buf; the length written, or -ERANGE when @len is short. */
+	int (*metrics)(struct hubfs_backend *be, char *buf, size_t len);
 };
 
 struct hubfs_backend {
@@ -122,6 +126,8 @@ unsigned int hubfs_backend_caps(const struct hubfs_backend *be);
 const char *hubfs_backend_name(const struct hubfs_backend *be);
 
 int hubfs_backend_check(struct hubfs_backend *be, char *msg, size_t len);
+/* The backend's counters for .hub/metrics ("" when it has none): length, or -ERANGE. */
+int hubfs_backend_metrics(struct hubfs_backend *be, char *buf, size_t len);
 int hubfs_backend_statfs(struct hubfs_backend *be, struct statvfs *st);
 int hubfs_backend_recover(struct hubfs_backend *be);
 int hubfs_backend_upload_begin(struct hubfs_backend *be, const char *key,

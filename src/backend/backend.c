@@ -90,6 +90,13 @@ const char *hubfs_backend_name(const struct hubfs_backend *be)
 	return be->ops->name;
 }
 
+int hubfs_backend_metrics(struct hubfs_backend *be, char *buf, size_t len)
+{
+	if (len)
+		buf[0] = '\0';
+	return be->ops->metrics ? be->ops->metrics(be, buf, len) : 0;
+}
+
 int hubfs_backend_check(struct hubfs_backend *be, char *msg, size_t len)
 {
 	int rc = be_fault("check");

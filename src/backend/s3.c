@@ -837,6 +837,55 @@ static int s3_meta_put(struct hubfs_backend *be, const char *path, struct hubfs_
 	return rc;
 }
 
+/* .hub/metrics: the client's and the cache's counters. */
+static int s3_metrics(struct hubfs_backend *be, char *buf, size_t len)
+{
+	struct s3_backend *sb = s3_of(be);
+	struct s3_cache_stats cs = { 0 };
+	struct hubfs_s3_stats st;
+	int n;
+
+	hubfs_s3_client_stats(sb->client, &st);
+	if (sb->cache)
+		s3_cache_stats(sb->cache, &cs);
+	n = snprintf(
+		buf, len,
+		"# HELP hubfs_s3_requests_total S3 requests sent (retries included).\n"
+		"# TYPE hubfs_s3_requests_total counter\n"
+		"hubfs_s3_requests_total %" PRIu64
+		"\n"
+		"# HELP hubfs_s3_retries_total S3 requests retried after a retryable failure.\n"
+		"# TYPE hubfs_s3_retries_total counter\n"
+		"hubfs_s3_retries_total %" PRIu64
+		"\n"
+		"# HELP hubfs_s3_failures_total S3 requests that failed for good.\n"
+		"# TYPE hubfs_s3_failures_total counter\n"
+		"hubfs_s3_failures_total %" PRIu64
+		"\n"
+		"# HELP hubfs_s3_bytes_total Bytes sent to and received from S3.\n"
+		"# TYPE hubfs_s3_bytes_total counter\n"
+		"hubfs_s3_bytes_total{direction=\"up\"} %" PRIu64
+		"\n"
+		"hubfs_s3_bytes_total{direction=\"down\"} %" PRIu64
+		"\n"
+		"# HELP hubfs_s3_cache_reads_total Block reads from the disk cache.\n"
+		"# TYPE hubfs_s3_cache_reads_total counter\n"
+		"hubfs_s3_cache_reads_total{result=\"hit\"} %" PRIu64
+		"\n"
+		"hubfs_s3_cache_reads_total{result=\"miss\"} %" PRIu64
+		"\n"
+		"# HELP hubfs_s3_cache_bytes Bytes in the disk cache (cache_mb bounds it).\n"
+		"# TYPE hubfs_s3_cache_bytes gauge\n"
+		"hubfs_s3_cache_bytes %" PRIu64
+		"\n"
+		"# HELP hubfs_s3_cache_evictions_total Blocks evicted to stay within cache_mb.\n"
+		"# TYPE hubfs_s3_cache_evictions_total counter\n"
+		"hubfs_s3_cache_evictions_total %" PRIu64 "\n",
+		st.requests, st.retries, st.failures, st.bytes_up, st.bytes_down, cs.hits,
+		cs.misses, cs.bytes, cs.evictions);
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
 const struct hubfs_backend_ops hubfs_backend_s3_ops = {
 	.version = HUBFS_BACKEND_OPS_VERSION,
 	.name = "s3",
@@ -865,4 +914,5 @@ const struct hubfs_backend_ops hubfs_backend_s3_ops = {
 	.stat = s3_stat,
 	.meta_get = s3_meta_get,
 	.meta_put = s3_meta_put,
+	.metrics = s3_metrics,
 };

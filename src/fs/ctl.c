@@ -137,6 +137,7 @@ static void ctl_metrics(struct hubfs_fs *fs, struct ctl_buf *b)
 {
 	uint64_t videos = 0, bytes = 0, notes = 0, shared = 0;
 	unsigned int streams, running;
+	char backend[4096];
 
 	hubfs_catalog_totals(fs->cat, &videos, &bytes);
 	ctl_printf(b, "# HELP hubfs_up Whether the hub is mounted.\n# TYPE hubfs_up gauge\n");
@@ -162,6 +163,8 @@ static void ctl_metrics(struct hubfs_fs *fs, struct ctl_buf *b)
 		   "# HELP hubfs_notes_shared Notes shared with peers.\n"
 		   "# TYPE hubfs_notes_shared gauge\n");
 	ctl_printf(b, "hubfs_notes_shared %" PRIu64 "\n", shared);
+	if (hubfs_backend_metrics(fs->be, backend, sizeof(backend)) > 0)
+		ctl_printf(b, "%s", backend);
 	hubfs_streams_counts(fs->streams, &streams, &running);
 	ctl_printf(b, "# HELP hubfs_streams Streams defined.\n# TYPE hubfs_streams gauge\n");
 	ctl_printf(b, "hubfs_streams %u\n", streams);

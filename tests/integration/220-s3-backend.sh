@@ -67,6 +67,12 @@ for _ in range(200):
     if a.read(n) != b.read(n):
         sys.exit(f"differs at {off}+{n}")
 PY
+m=$(cat "$MNT/.hub/metrics")
+req=$(awk '/^hubfs_s3_requests_total / { print $2 }' <<<"$m")
+hits=$(awk '/^hubfs_s3_cache_reads_total\{result="hit"\} / { print $2 }' <<<"$m")
+[ "${req:-0}" -gt 0 ] || fail "no S3 request counter in .hub/metrics: $m"
+[ "${hits:-0}" -gt 0 ] || fail "reading big.mkv again hit no cached block: $m"
+grep -q '^# TYPE hubfs_s3_cache_bytes gauge' <<<"$m" || fail "cache gauge missing"
 
 # writer.py MODE SRC DST: write SRC into the mount as DST while watching the proxy's log for
 # UploadPart (PUT ...?partNumber=N -> 200) of this upload's parts, so what happened BEFORE
@@ -233,6 +239,8 @@ note "a second mount of the bucket sees the library, with metadata"
 hub_mount_at "$T/mnt2" "$T/state2" "$T/data2" -o "$S3OPTS"
 PID2=$HUB_LAST_PID
 wait_for 15 test -f "$T/mnt2/videos/big.mkv" || fail "second mount does not list big.mkv: $(ls "$T/mnt2/videos")"
+# one scanner pass adopts objects in key order: wait for this one too, not only big.mkv
+wait_for 15 test -f "$T/mnt2/videos/faststart.mp4" || fail "second mount does not list faststart.mp4"
 assert_eq "$(xattr user.hub.sha256 "$T/mnt2/videos/faststart.mp4")" "$sha" "metadata on the second mount"
 cmp "$T/big.mkv" "$T/mnt2/videos/big.mkv" || fail "second mount reads differ"
 rm "$T/mnt2/videos/kept.mp4"
