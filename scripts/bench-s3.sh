@@ -75,7 +75,7 @@ HUBFS=$repo/build-bench/hubfs
 PROBE=$repo/build/tests/s3clientprobe
 
 W=$(mktemp -d /var/tmp/hubfs-bench-s3.XXXXXX)
-declare -A PID MNT
+declare -A PID MNT DIR
 cleanup() {
 	set +e
 	for c in "${!MNT[@]}"; do
@@ -118,6 +118,8 @@ mount_client() {
 	local c=$1 m=$W/mnt-$1 log=$W/$1.log
 	mkdir -p "$m"
 	MNT[$c]=$m
+	DIR[$c]=$m
+	[ "$c" != hubfs ] || DIR[$c]=$m/videos
 	case $c in
 	hubfs)
 		"$HUBFS" -f -o "state_dir=$W/hub-state,backend=s3,s3_bucket=$BUCKET,s3_endpoint=$S3_ENDPOINT,s3_region=$S3_REGION,s3_prefix=hub,max_upload_mb=4096" \
@@ -176,7 +178,7 @@ for rep in $(seq "$REPS"); do
 		"$PROBE" "$S3_ENDPOINT" "$BUCKET" delete "$p/big$rep.mkv" >/dev/null 2>&1 || true
 		sync
 		t0=$(now)
-		cp "$W/big.mkv" "${MNT[$c]}/big$rep.mkv"
+		cp "$W/big.mkv" "${DIR[$c]}/big$rep.mkv"
 		t1=$(now)
 		while ! visible "$p/big$rep.mkv"; do sleep 0.02; done
 		t2=$(now)
@@ -186,16 +188,16 @@ for rep in $(seq "$REPS"); do
 		umount_client "$c"
 		# 2. cat out, fresh mount; 3. random reads, fresh mount
 		mount_client "$c"
-		for _ in $(seq 100); do [ -e "${MNT[$c]}/big$rep.mkv" ] && break; sleep 0.1; done
+		for _ in $(seq 100); do [ -e "${DIR[$c]}/big$rep.mkv" ] && break; sleep 0.1; done
 		t0=$(now)
-		cat "${MNT[$c]}/big$rep.mkv" >/dev/null
+		cat "${DIR[$c]}/big$rep.mkv" >/dev/null
 		t1=$(now)
 		add "cat.$c" "$(calc "$t1 - $t0")"
 		umount_client "$c"
 		mount_client "$c"
-		for _ in $(seq 100); do [ -e "${MNT[$c]}/big$rep.mkv" ] && break; sleep 0.1; done
+		for _ in $(seq 100); do [ -e "${DIR[$c]}/big$rep.mkv" ] && break; sleep 0.1; done
 		t0=$(now)
-		python3 - "${MNT[$c]}/big$rep.mkv" <<'PY'
+		python3 - "${DIR[$c]}/big$rep.mkv" <<'PY'
 import os, random, sys
 f = open(sys.argv[1], "rb", buffering=0)
 size = os.fstat(f.fileno()).st_size
@@ -212,21 +214,21 @@ done
 say "ls -l of 500 small videos"
 for c in "${CLIENTS[@]}"; do
 	mount_client "$c"
-	mkdir -p "${MNT[$c]}/ls"
-	for i in $(seq -w 1 500); do cp "$W/small.mp4" "${MNT[$c]}/ls/clip$i.mp4"; done
+	mkdir -p "${DIR[$c]}/ls"
+	for i in $(seq -w 1 500); do cp "$W/small.mp4" "${DIR[$c]}/ls/clip$i.mp4"; done
 	umount_client "$c"
 	for rep in $(seq "$REPS"); do
 		mount_client "$c"
 		for _ in $(seq 300); do
-			[ "$(ls "${MNT[$c]}/ls" 2>/dev/null | wc -l)" -ge 500 ] && break
+			[ "$(ls "${DIR[$c]}/ls" 2>/dev/null | wc -l)" -ge 500 ] && break
 			sleep 0.1
 		done
 		umount_client "$c"
 		mount_client "$c"
 		t0=$(now)
-		n=$(ls -l "${MNT[$c]}/ls" | wc -l)
+		n=$(ls -l "${DIR[$c]}/ls" | wc -l)
 		t1=$(now)
-		ls -l "${MNT[$c]}/ls" >/dev/null
+		ls -l "${DIR[$c]}/ls" >/dev/null
 		t2=$(now)
 		[ "$n" -ge 500 ] || say "$c listed $n entries"
 		add "ls1.$c" "$(calc "$t1 - $t0")"
@@ -242,7 +244,7 @@ for c in "${CLIENTS[@]}"; do
 	mount_client "$c"
 	faults '[{"method": "PUT", "count": 100000, "action": "error", "status": 503}]'
 	rc=0
-	timeout 120 cp "$W/small.mp4" "${MNT[$c]}/failing.mp4" 2>/dev/null || rc=$?
+	timeout 120 cp "$W/small.mp4" "${DIR[$c]}/failing.mp4" 2>/dev/null || rc=$?
 	sleep 3
 	faults '[]'
 	sleep 3

@@ -428,32 +428,54 @@ static int s3_list_contents(const xmlNode *n, bool url, struct s3_list_item *it)
 	return rc;
 }
 
-int s3_xml_parse_list(const char *body, size_t len, struct s3_list_page *out,
-		      struct s3_xml_error *err)
+/*
+ * The common head of a listing page: the document opened with root element @root_name (an
+ * <Error> document gives its code in @err and S3_XML_DOC_ERROR), then EncodingType (url:
+ * keys come URL-encoded) and IsTruncated. On success the caller owns *doc.
+ */
+static int s3_xml_page_open(const char *body, size_t len, const char *root_name, xmlDocPtr *doc,
+			    xmlNodePtr *root, struct s3_xml_error *err, bool *url, bool *truncated)
 {
 	char enc[16];
-	size_t cap = 0;
-	xmlDocPtr doc;
-	xmlNodePtr root;
-	bool is_error, url;
+	bool is_error;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	rc = s3_xml_open(body, len, "ListBucketResult", &doc, &root, &is_error);
+	rc = s3_xml_open(body, len, root_name, doc, root, &is_error);
 	if (rc)
 		return rc;
 	if (is_error) {
-		rc = s3_xml_fill_error(root, err);
+		rc = s3_xml_fill_error(*root, err);
 		rc = rc ? rc : S3_XML_DOC_ERROR;
-		goto out;
+		goto fail;
 	}
-	rc = s3_xml_child_buf(root, "EncodingType", enc, sizeof(enc));
+	rc = s3_xml_child_buf(*root, "EncodingType", enc, sizeof(enc));
 	if (rc)
-		goto out;
-	url = !strcmp(enc, "url");
-	rc = s3_xml_child_bool(root, "IsTruncated", &out->truncated);
+		goto fail;
+	*url = !strcmp(enc, "url");
+	rc = s3_xml_child_bool(*root, "IsTruncated", truncated);
 	if (rc)
-		goto out;
+		goto fail;
+	return 0;
+fail:
+	xmlFreeDoc(*doc);
+	*doc = NULL;
+	return rc;
+}
+
+int s3_xml_parse_list(const char *body, size_t len, struct s3_list_page *out,
+		      struct s3_xml_error *err)
+{
+	size_t cap = 0;
+	xmlDocPtr doc;
+	xmlNodePtr root;
+	bool url;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = s3_xml_page_open(body, len, "ListBucketResult", &doc, &root, err, &url,
+			      &out->truncated);
+	if (rc)
+		return rc;
 	rc = s3_xml_child_str(root, "NextContinuationToken", S3_XML_KEY_MAX, &out->next_token);
 	if (rc)
 		goto out;
@@ -519,30 +541,18 @@ static int s3_upload_entry(const xmlNode *n, bool url, struct s3_upload_item *it
 int s3_xml_parse_uploads(const char *body, size_t len, struct s3_upload_page *out,
 			 struct s3_xml_error *err)
 {
-	char enc[16];
 	size_t cap = 0;
 	xmlDocPtr doc;
 	xmlNodePtr root;
-	bool is_error, url;
+	bool url;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = s3_xml_open(body, len, "ListMultipartUploadsResult", &doc, &root, &is_error);
+	rc = s3_xml_page_open(body, len, "ListMultipartUploadsResult", &doc, &root, err, &url,
+			      &out->truncated);
 	if (rc)
 		return rc;
-	if (is_error) {
-		rc = s3_xml_fill_error(root, err);
-		rc = rc ? rc : S3_XML_DOC_ERROR;
-		goto out;
-	}
-	rc = s3_xml_child_buf(root, "EncodingType", enc, sizeof(enc));
-	if (rc)
-		goto out;
-	url = !strcmp(enc, "url");
-	rc = s3_xml_child_bool(root, "IsTruncated", &out->truncated);
-	if (!rc)
-		rc = s3_xml_child_str(root, "NextKeyMarker", S3_XML_KEY_MAX * 3,
-				      &out->next_key_marker);
+	rc = s3_xml_child_str(root, "NextKeyMarker", S3_XML_KEY_MAX * 3, &out->next_key_marker);
 	if (!rc)
 		rc = s3_xml_child_str(root, "NextUploadIdMarker", S3_XML_KEY_MAX,
 				      &out->next_upload_id_marker);
