@@ -95,6 +95,7 @@ BUCKET=bench
 # shellcheck source=/dev/null
 . "$W/s3/env"
 export AWS_ACCESS_KEY_ID=$S3_AK AWS_SECRET_ACCESS_KEY=$S3_SK AWS_REGION=$S3_REGION
+unset AWS_CA_BUNDLE AWS_PROFILE AWS_SESSION_TOKEN # plain http: rclone refuses a CA bundle
 printf '%s:%s\n' "$S3_AK" "$S3_SK" >"$W/s3fs.passwd"
 chmod 600 "$W/s3fs.passwd"
 export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other

@@ -837,7 +837,8 @@ static void sv_worker_path(char *buf, size_t len)
 	slash = strrchr(self, '/');
 	if (slash)
 		*slash = '\0';
-	snprintf(buf, len, "%s/%s", self, HUBFS_STREAM_WORKER);
+	if (snprintf(buf, len, "%s/%s", self, HUBFS_STREAM_WORKER) >= (int)len)
+		snprintf(buf, len, "%s", HUBFS_STREAM_WORKER); /* from PATH, then */
 }
 
 int hubfs_streams_new(struct hubfs_streams **out, const struct hubfs_config *cfg,
