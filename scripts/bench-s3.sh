@@ -48,27 +48,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ "$(id -u)" -eq 0 ] || {
-	echo "bench-s3.sh: run as root" >&2
-	exit 1
-}
-repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-cd "$repo"
-say() { echo "bench-s3: $*" >&2; }
-die() {
-	say "$*"
-	exit 1
-}
-
-# shellcheck source=scripts/deps.sh source-path=SCRIPTDIR/..
-. scripts/deps.sh
-hubfs_deps_install build run bench || die "missing packages"
-HUBFS_DEPS_NO_EXTRA=1 hubfs_deps_install test || die "missing packages"
-if [ -z "${BENCH_NO_BUILD:-}" ] || [ ! -x build-bench/hubfs ]; then
-	say "building the release build (build-bench/)"
-	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DHUBFS_TESTS=OFF >/dev/null
-	cmake --build build-bench --target hubfs -j"$(nproc)" >/dev/null
-fi
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
+bench_setup bench-s3
 cmake -S . -B build >/dev/null && cmake --build build --target s3clientprobe -j"$(nproc)" >/dev/null ||
 	die "cannot build tests/tools/s3clientprobe"
 HUBFS=$repo/build-bench/hubfs
@@ -103,16 +85,6 @@ export RCLONE_CONFIG_BENCH_ENDPOINT=$S3_ENDPOINT RCLONE_CONFIG_BENCH_REGION=$S3_
 export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$S3_AK RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$S3_SK
 export RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
-declare -A V
-add() { V[$1]="${V[$1]:-} $2"; }
-med() {
-	# shellcheck disable=SC2086
-	printf '%s\n' ${V[$1]:-} | sort -g |
-		awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2); else print "-" }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 # mount_client NAME: hubfs (prefix hub/), s3fs (s3fs/), rclone (rclone/); sets MNT, PID.
 mount_client() {

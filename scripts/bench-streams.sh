@@ -51,28 +51,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ "$(id -u)" -eq 0 ] || {
-	echo "bench-streams.sh: run as root" >&2
-	exit 1
-}
-
-repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-cd "$repo"
-say() { echo "bench-streams: $*" >&2; }
-die() {
-	say "$*"
-	exit 1
-}
-
-# shellcheck source=scripts/deps.sh source-path=SCRIPTDIR/..
-. scripts/deps.sh
-hubfs_deps_install build run bench || die "missing packages"
-HUBFS_DEPS_NO_EXTRA=1 hubfs_deps_install test || die "missing packages (nginx)"
-if [ ! -x build-bench/hubfs ] || [ ! -x build-bench/hubfs-stream ] || [ -z "${BENCH_NO_BUILD:-}" ]; then
-	say "building the release build (build-bench/)"
-	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DHUBFS_TESTS=OFF >/dev/null
-	cmake --build build-bench --target hubfs -j"$(nproc)" >/dev/null
-fi
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
+bench_setup bench-streams
 HUBFS=$repo/build-bench/hubfs
 WORKER=$repo/build-bench/hubfs-stream
 
@@ -106,15 +87,6 @@ for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.1; done
 mountpoint -q "$MNT" || die "hubfs did not mount: $(cat "$W/hubfs.log")"
 S=$MNT/streams
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
-declare -A V
-add() { V[$1]="${V[$1]:-} $2"; }
-med() {
-	# shellcheck disable=SC2086
-	printf '%s\n' ${V[$1]:-} | sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2); else print "-" }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 # wait_until TIMEOUT CMD...: poll every 10 ms; prints the time it first held, or fails.
 wait_until() {
 	local end

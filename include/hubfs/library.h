@@ -8,7 +8,7 @@
  * another mount of the same NFS export or bucket, or by hand, appear/disappear within a
  * few seconds; hand-placed files are validated before they appear).
  *
- * The stream recorder (later) commits recordings through the same upload calls.
+ * The stream recorder (src/stream/finish.c) commits recordings through the same upload calls.
  * Paths are relative to videos/ and already checked by the caller with names.h.
  *
  * Threads: any FUSE thread, plus the scanner thread. Locks: lib->ns_lock serialises
